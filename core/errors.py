@@ -1,0 +1,123 @@
+"""Typed errors. Each user-facing error names a catalogue key; adapters never see raw exceptions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """Stable names for failures, stored in usage rows and used as catalogue keys."""
+
+    AUTH = "auth"  # 401: bad API key
+    NO_CREDITS = "no_credits"  # 402
+    MODERATION = "moderation"  # 403 (moderation or guardrail)
+    CONTEXT_TOO_LONG = "context_too_long"
+    RATE_LIMITED = "rate_limited"  # 429
+    UNAVAILABLE = "unavailable"  # 502/503/5xx, no provider
+    TIMEOUT = "timeout"
+    MALFORMED = "malformed"  # the response could not be understood
+    MODEL_NOT_FOUND = "model_not_found"  # 404, free_variant_ended, model_deprecated
+    BAD_REQUEST = "bad_request"  # 400 that is not one of the above
+
+
+class BotError(Exception):
+    """Base of every error chatrelay raises on purpose."""
+
+
+class UserFacingError(BotError):
+    """A failure the user caused or met; ``key`` names the catalogue message shown to them."""
+
+    def __init__(self, key: str, **params: str | int | float) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class InfrastructureError(BotError):
+    """Something in the deployment is broken (database, configuration)."""
+
+
+class ConfigError(InfrastructureError):
+    """A setting is missing or invalid; the message names the variable, never its value."""
+
+
+RETRYABLE_KINDS = frozenset(
+    {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT, ErrorKind.MALFORMED}
+)
+
+
+class LLMError(BotError):
+    """A request to the model failed.
+
+    ``retryable`` means another attempt (same or next model) may succeed; ``retry_after`` is the
+    server's hint in seconds. ``message`` is the provider's text: logged, never shown verbatim.
+    """
+
+    kind: ErrorKind = ErrorKind.BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.model = model
+        self.status = status
+        self.retryable = self.kind in RETRYABLE_KINDS if retryable is None else retryable
+        self.retry_after = retry_after
+
+
+class AuthError(LLMError):
+    kind = ErrorKind.AUTH
+
+
+class NoCreditsError(LLMError):
+    kind = ErrorKind.NO_CREDITS
+
+
+class ModerationError(LLMError):
+    kind = ErrorKind.MODERATION
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reasons: tuple[str, ...] = (),
+        model: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, model=model, status=status)
+        self.reasons = reasons
+
+
+class ContextTooLongError(LLMError):
+    kind = ErrorKind.CONTEXT_TOO_LONG
+
+
+class RateLimitedError(LLMError):
+    kind = ErrorKind.RATE_LIMITED
+
+
+class UpstreamUnavailableError(LLMError):
+    kind = ErrorKind.UNAVAILABLE
+
+
+class LLMTimeoutError(LLMError):
+    kind = ErrorKind.TIMEOUT
+
+
+class MalformedResponseError(LLMError):
+    kind = ErrorKind.MALFORMED
+
+
+class ModelNotFoundError(LLMError):
+    kind = ErrorKind.MODEL_NOT_FOUND
+
+
+class BadRequestError(LLMError):
+    kind = ErrorKind.BAD_REQUEST

@@ -1,0 +1,98 @@
+"""Deployment settings, read once in the composition root from the environment and `.env`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.domain import Language
+from core.errors import ConfigError
+
+DEFAULT_MODELS = (
+    "tencent/hy3-preview:free",
+    "deepseek/deepseek-v4-flash:free",
+    "openrouter/free",
+)
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chatrelay.db"
+ReasoningEffort = Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+
+
+class Settings(BaseSettings):
+    """Every variable is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    openrouter_models: Annotated[tuple[str, ...], NoDecode] = DEFAULT_MODELS
+    openrouter_stream: bool = True
+    openrouter_reasoning: bool = True
+    openrouter_reasoning_effort: ReasoningEffort | None = None
+    openrouter_reasoning_exclude: bool = False
+    openrouter_connect_timeout: float = Field(default=10.0, gt=0)
+    openrouter_first_token_timeout: float = Field(default=120.0, gt=0)
+    openrouter_idle_timeout: float = Field(default=60.0, gt=0)
+    openrouter_total_timeout: float = Field(default=600.0, gt=0)
+    openrouter_max_attempts: int = Field(default=4, ge=1, le=20)
+    openrouter_max_retry_wait: float = Field(default=30.0, ge=0)
+    openrouter_app_url: str = "https://github.com/chatrelay/chatrelay"
+    openrouter_app_title: str = "chatrelay"
+    models_cache_seconds: float = Field(default=3600.0, gt=0)
+
+    llm_requests_per_minute: int = Field(default=20, ge=0)
+    llm_tokens_per_minute: int = Field(default=0, ge=0)
+    llm_queue_notice_seconds: float = Field(default=3.0, ge=0)
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    answer_max_tokens: int = Field(default=8192, ge=256)
+    context_max_tokens: int = Field(default=65536, ge=1024)
+    context_max_messages: int = Field(default=200, ge=2)
+    max_input_chars: int = Field(default=32000, ge=100)
+
+    default_language: Language = Language.EN
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("openrouter_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("openrouter_models")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one model id")
+        return value
+
+    @field_validator("openrouter_base_url", "database_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def require_api_key(self) -> SecretStr:
+        if self.openrouter_api_key is None or not self.openrouter_api_key.get_secret_value():
+            raise ConfigError(
+                "OPENROUTER_API_KEY is not set: create a key at https://openrouter.ai "
+                "(Dashboard -> Keys -> Create Key) and put it in .env or the environment"
+            )
+        return self.openrouter_api_key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one line per bad variable (no values)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
