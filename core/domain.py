@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
-JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
 Role = Literal["system", "user", "assistant"]
@@ -274,9 +274,7 @@ class ModelInfo:
 
     @property
     def is_free(self) -> bool:
-        return self.id.endswith(":free") or (
-            self.prompt_price == 0 and self.completion_price == 0
-        )
+        return self.id.endswith(":free") or (self.prompt_price == 0 and self.completion_price == 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,19 @@ class LLMClient(Protocol):
         ...
 
 
+class ModelDirectory(Protocol):
+    """OpenRouter's model list, cached (see core.llm.catalog.ModelCatalog)."""
+
+    async def find(self, model_id: str) -> ModelInfo | None:
+        """The model, or None when OpenRouter has no such id. Raises LLMError when the list
+        has never been loaded and cannot be fetched."""
+        ...
+
+    async def close_matches(self, model_id: str, n: int = 5) -> list[str]: ...
+
+    async def context_length(self, model_id: str) -> int | None: ...
+
+
 class ChatStore(Protocol):
     """Persistence of chats, conversations, messages and usage."""
 
@@ -111,6 +124,7 @@ class SinkLimits:
 
     max_message_chars: int = 4096
     min_draft_interval: float = 1.0  # seconds between intermediate updates
+    typing_interval: float = 4.0  # how often "typing" must be re-sent to stay visible
     streams: bool = True  # False: only the final reply is delivered
 
 
@@ -128,7 +142,7 @@ class Reply:
     is_error: bool = False
 
 
-class FloodWait(Exception):  # noqa: N818 - mirrors the platforms' own name for it
+class FloodWait(Exception):
     """Raised by a sink when the platform asked to slow down; intermediate drafts pause."""
 
     def __init__(self, retry_after: float) -> None:

@@ -1,0 +1,119 @@
+"""`chatrelay`: the command line and the composition root of each process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import io
+import logging
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from core.storage.migrate import upgrade_to_head
+
+from bots.console.session import ConsoleSession
+from core.app import build_core
+from core.errors import ConfigError, InfrastructureError
+from core.logs import configure_logging
+from core.settings import Settings, load_settings
+
+log = logging.getLogger("chatrelay.cli")
+
+NO_PLATFORM = (
+    "No chat platform is configured, and this version of chatrelay has no Telegram or Discord "
+    "adapter yet.\nTalk to the bot in this terminal instead:  chatrelay chat"
+)
+
+
+def package_version() -> str:
+    try:
+        return version("chatrelay")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatrelay",
+        description="Any OpenRouter model as a chat bot. Settings come from the environment "
+        "and .env (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"chatrelay {package_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chat = commands.add_parser(
+        "chat",
+        help="talk to the bot in this terminal (lines piped on stdin are messages)",
+        description="Talk to the bot in this terminal. Interactive on a TTY (answers stream in); "
+        "with stdin piped, every line is a message and each answer is printed when complete.",
+    )
+    chat.add_argument("--chat", default="default", help="conversation name (default: default)")
+    chat.add_argument("--verbose", action="store_true", help="show INFO logs on stderr")
+    commands.add_parser("run", help="start every chat platform whose token is configured")
+    commands.add_parser("migrate", help="bring the database schema up to date and exit")
+    return parser
+
+
+async def run_chat(settings: Settings, chat_name: str) -> None:
+    settings.require_api_key()
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    async with build_core(settings) as core:
+        session = ConsoleSession(
+            service=core.service,
+            translator=core.translator,
+            chat_name=chat_name,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            interactive=interactive,
+            user=getpass.getuser(),
+        )
+        lang = core.config.default_language
+        chain = core.config.models
+        await session.run(core.translator(lang, "console.welcome", chat=chat_name, model=chain[0]))
+
+
+async def run_platforms(settings: Settings) -> int:
+    settings.require_api_key()
+    await upgrade_to_head(settings.database_url)
+    print(NO_PLATFORM, file=sys.stderr)
+    return 2
+
+
+def prepare_streams() -> None:
+    """Never crash on text the terminal can't encode, or on input that isn't valid UTF-8."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    prepare_streams()
+    try:
+        settings = load_settings()
+        level = settings.log_level
+        if args.command == "chat" and not args.verbose and level == "INFO":
+            level = "WARNING"
+        configure_logging(level, settings.log_format)
+        if args.command == "migrate":
+            asyncio.run(upgrade_to_head(settings.database_url))
+            print("database is up to date", file=sys.stderr)
+            return 0
+        if args.command == "chat":
+            asyncio.run(run_chat(settings, args.chat))
+            return 0
+        return asyncio.run(run_platforms(settings))
+    except ConfigError as error:
+        print(f"chatrelay: {error}", file=sys.stderr)
+        return 2
+    except InfrastructureError as error:
+        print(f"chatrelay: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

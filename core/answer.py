@@ -1,0 +1,248 @@
+"""The answering pipeline: history window -> LLM stream -> drafts -> stored, delivered reply."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from core.config import ServiceConfig
+from core.context import PromptWindow, build_window, prompt_budget
+from core.domain import (
+    ChatState,
+    Completion,
+    ContentDelta,
+    IncomingMessage,
+    Language,
+    LLMRequest,
+    NewAssistantMessage,
+    Queued,
+    RequestStatus,
+    Restarted,
+    Usage,
+    UsageRecord,
+)
+from core.errors import LLMError, MalformedResponseError, ModerationError
+from core.i18n import Translator
+from core.ports import ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
+from core.streaming import DraftRelay, TypingPulse
+from core.tokens import estimate_message_tokens
+
+log = logging.getLogger("chatrelay.answer")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One incoming message being handled, with what the pipeline needs to know about it."""
+
+    incoming: IncomingMessage
+    chat: ChatState
+    lang: Language
+    sink: ReplySink
+    user_message_id: int
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    completion: Completion
+    notices: list[str] = field(default_factory=list)
+
+
+class Answerer:
+    def __init__(
+        self,
+        *,
+        store: ChatStore,
+        llm: LLMClient,
+        models: ModelDirectory,
+        translator: Translator,
+        clock: Clock,
+        config: ServiceConfig,
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._models = models
+        self._t = translator
+        self._clock = clock
+        self._config = config
+
+    async def prompt_budget(self, chat: ChatState) -> int:
+        """Tokens the prompt may use for this chat's model."""
+        model = self._config.chain_for(chat.settings)[0]
+        try:
+            context_length = await self._models.context_length(model)
+        except LLMError:
+            log.warning("model list unavailable; using the configured context cap")
+            context_length = None
+        return prompt_budget(
+            context_length, self._config.answer_max_tokens, self._config.context_max_tokens
+        )
+
+    async def answer(self, turn: Turn, *, show_reasoning: bool) -> None:
+        chain = self._config.chain_for(turn.chat.settings)
+        window = await self._window(turn)
+        request = LLMRequest(
+            models=chain,
+            messages=window.turns,
+            reasoning=self._config.reasoning,
+            max_tokens=self._config.answer_max_tokens,
+            user=anonymous_user_id(turn.incoming),
+            estimated_prompt_tokens=window.estimated_tokens,
+        )
+        started = self._clock.monotonic()
+        try:
+            outcome = await self._stream(request, turn)
+        except LLMError as error:
+            await self._fail(turn, chain[0], error, started)
+            return
+        await self._finish(turn, outcome, show_reasoning)
+
+    async def _window(self, turn: Turn) -> PromptWindow:
+        budget = await self.prompt_budget(turn.chat)
+        history = await self._store.recent_messages(
+            turn.chat.conversation_id, limit=self._config.context_max_messages
+        )
+        window = build_window(
+            turn.chat.settings.system_prompt, history, budget, shared=turn.incoming.shared
+        )
+        if window.dropped_turns:
+            log.debug("older turns left out of the window", extra={"dropped": window.dropped_turns})
+        return window
+
+    async def _stream(self, request: LLMRequest, turn: Turn) -> StreamOutcome:
+        relay = DraftRelay(turn.sink, self._clock)
+        typing = TypingPulse(turn.sink, self._clock)
+        notices: list[str] = []
+        text = ""
+        queued_told = False
+        try:
+            async for event in self._llm.stream(request):
+                if isinstance(event, ContentDelta):
+                    text += event.text
+                    relay.update(text)
+                elif isinstance(event, Restarted):
+                    text = ""
+                    notice = self._t(
+                        turn.lang, "restarted", failed=event.failed_model, model=event.model
+                    )
+                    notices.append(notice)
+                    relay.update(notice)
+                elif isinstance(event, Queued) and not queued_told:
+                    queued_told = await self._tell_queued(turn, event.wait_seconds)
+                elif isinstance(event, Completion):
+                    return StreamOutcome(event, notices)
+        finally:
+            await relay.close()
+            await typing.stop()
+        raise MalformedResponseError(
+            "the stream ended without a completion", model=request.models[0]
+        )
+
+    async def _tell_queued(self, turn: Turn, wait_seconds: float) -> bool:
+        if wait_seconds < self._config.queue_notice_seconds:
+            return False
+        seconds = max(1, round(wait_seconds))
+        await turn.sink.deliver(Reply(self._t(turn.lang, "queued", seconds=seconds)))
+        return True
+
+    async def _finish(self, turn: Turn, outcome: StreamOutcome, show_reasoning: bool) -> None:
+        completion = outcome.completion
+        usage = self._usage_record(turn, completion)
+        if not completion.content.strip():
+            await self._store.record_usage(usage)
+            await turn.sink.deliver(Reply(self._t(turn.lang, "answer_empty"), is_error=True))
+            return
+        notices = list(outcome.notices)
+        if completion.finish_reason == "length":
+            notices.append(self._t(turn.lang, "answer_truncated"))
+        message_id = await self._store.save_answer(self._assistant_message(turn, completion), usage)
+        reply = Reply(
+            text=completion.content,
+            reasoning=(completion.reasoning or None) if show_reasoning else None,
+            notice="\n".join(notices) or None,
+        )
+        platform_ids = await turn.sink.deliver(reply)
+        if platform_ids:
+            await self._store.set_platform_reply_ids(message_id, platform_ids)
+        log.info(
+            "answered",
+            extra={
+                "chat": str(turn.chat.ref),
+                "model": completion.model_served,
+                "fallback": completion.fallback_used,
+                "latency_ms": completion.latency_ms,
+                "ttft_ms": completion.ttft_ms,
+                "tokens": completion.usage.total_tokens,
+            },
+        )
+
+    def _assistant_message(self, turn: Turn, completion: Completion) -> NewAssistantMessage:
+        return NewAssistantMessage(
+            chat_id=turn.chat.id,
+            conversation_id=turn.chat.conversation_id,
+            content=completion.content,
+            reasoning=completion.reasoning,
+            reasoning_details=completion.reasoning_details,
+            model=completion.model_served,
+            token_estimate=estimate_message_tokens(completion.content),
+            reply_to_message_id=turn.user_message_id,
+        )
+
+    def _usage_record(self, turn: Turn, completion: Completion) -> UsageRecord:
+        return UsageRecord(
+            chat_id=turn.chat.id,
+            user_id=turn.incoming.author.id,
+            model_requested=completion.model_requested,
+            model_served=completion.model_served,
+            provider=completion.provider,
+            generation_id=completion.generation_id,
+            usage=completion.usage,
+            latency_ms=completion.latency_ms,
+            ttft_ms=completion.ttft_ms,
+            fallback_used=completion.fallback_used,
+            status=RequestStatus.OK,
+            created_at=self._clock.now(),
+        )
+
+    async def _fail(self, turn: Turn, model: str, error: LLMError, started: float) -> None:
+        log.warning(
+            "answer failed",
+            extra={
+                "chat": str(turn.chat.ref),
+                "model": error.model or model,
+                "error_kind": error.kind.value,
+                "status": error.status,
+                "detail": error.message[:200],
+            },
+        )
+        await self._store.record_usage(
+            UsageRecord(
+                chat_id=turn.chat.id,
+                user_id=turn.incoming.author.id,
+                model_requested=model,
+                model_served=None,
+                provider=None,
+                generation_id=None,
+                usage=Usage(),
+                latency_ms=round((self._clock.monotonic() - started) * 1000),
+                ttft_ms=None,
+                fallback_used=False,
+                status=RequestStatus.ERROR,
+                error_kind=error.kind.value,
+                created_at=self._clock.now(),
+            )
+        )
+        text = f"{self.describe_error(turn.lang, error)}\n{self._t(turn.lang, 'error.kept')}"
+        await turn.sink.deliver(Reply(text, is_error=True))
+
+    def describe_error(self, lang: Language, error: LLMError) -> str:
+        if isinstance(error, ModerationError):
+            reasons = f": {', '.join(error.reasons)}" if error.reasons else ""
+            return self._t(lang, "error.moderation", reasons=reasons)
+        return self._t(lang, f"error.{error.kind.value}")
+
+
+def anonymous_user_id(message: IncomingMessage) -> str:
+    """A stable id for OpenRouter's abuse tracking that reveals nothing about the person."""
+    raw = f"{message.chat.platform}:{message.author.id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]

@@ -1,0 +1,73 @@
+"""The composition root of the core: builds every piece once and closes them in order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.clock import SystemClock
+from core.config import ServiceConfig
+from core.i18n import Translator
+from core.llm.catalog import ModelCatalog
+from core.llm.limiter import RequestLimiter
+from core.llm.openrouter import OpenRouterClient, OpenRouterConfig, build_http_client
+from core.ordering import LocalChatLocks
+from core.ports import Clock
+from core.service import ChatService
+from core.settings import Settings
+from core.storage.engine import create_engine
+from core.storage.migrate import upgrade_to_head
+from core.storage.store import SqlChatStore
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """Everything an adapter needs, alive between entering and leaving ``build_core``."""
+
+    service: ChatService
+    store: SqlChatStore
+    llm: OpenRouterClient
+    catalog: ModelCatalog
+    translator: Translator
+    config: ServiceConfig
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def build_core(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> AsyncIterator[Core]:
+    """Build the core for one process. Migrates the database first unless told not to."""
+    clock = clock or SystemClock()
+    if migrate:
+        await upgrade_to_head(settings.database_url)
+    llm_config = OpenRouterConfig.from_settings(settings)
+    engine = create_engine(settings.database_url)
+    http = build_http_client(llm_config)
+    try:
+        limiter = RequestLimiter(
+            settings.llm_requests_per_minute, settings.llm_tokens_per_minute, clock
+        )
+        llm = OpenRouterClient(http=http, config=llm_config, limiter=limiter, clock=clock)
+        catalog = ModelCatalog(llm, clock, settings.models_cache_seconds)
+        store = SqlChatStore(engine, clock)
+        translator = Translator()
+        config = ServiceConfig.from_settings(settings)
+        service = ChatService(
+            store=store,
+            llm=llm,
+            models=catalog,
+            serializer=LocalChatLocks(),
+            translator=translator,
+            clock=clock,
+            config=config,
+        )
+        yield Core(service, store, llm, catalog, translator, config, engine, http)
+    finally:
+        await http.aclose()
+        await engine.dispose()

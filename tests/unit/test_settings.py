@@ -1,0 +1,58 @@
+import pytest
+
+from core.errors import ConfigError
+from core.settings import DEFAULT_MODELS, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env from the developer's checkout
+    for name in ("OPENROUTER_API_KEY", "OPENROUTER_MODELS", "CONTEXT_MAX_TOKENS", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.openrouter_models == DEFAULT_MODELS
+    assert settings.openrouter_models[0] == "tencent/hy3-preview:free"
+    assert settings.database_url == "sqlite+aiosqlite:///./data/chatrelay.db"
+    assert settings.openrouter_base_url == "https://openrouter.ai/api/v1"
+
+
+def test_model_chain_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_MODELS", " a/b:free , c/d ,, ")
+    assert load_settings().openrouter_models == ("a/b:free", "c/d")
+
+
+def test_an_invalid_setting_names_the_variable_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTEXT_MAX_TOKENS", "lots")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "CONTEXT_MAX_TOKENS" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_empty_model_chain_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_MODELS", " , ")
+    with pytest.raises(ConfigError, match="OPENROUTER_MODELS"):
+        load_settings()
+
+
+def test_a_missing_key_is_named_and_a_present_key_never_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigError, match="OPENROUTER_API_KEY"):
+        load_settings().require_api_key()
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-secretvalue")
+    settings = load_settings()
+    assert settings.require_api_key().get_secret_value() == "sk-or-v1-secretvalue"
+    assert "secretvalue" not in repr(settings)
+    assert "secretvalue" not in str(settings.model_dump())
+
+
+def test_settings_come_from_dotenv(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open(".env", "w", encoding="utf-8") as env:
+        env.write("OPENROUTER_MODELS=x/y\nDEFAULT_LANGUAGE=zh\n")
+    settings = load_settings()
+    assert settings.openrouter_models == ("x/y",)
+    assert settings.default_language.value == "zh"
