@@ -13,8 +13,9 @@ from core.clock import SystemClock
 from core.config import ServiceConfig
 from core.i18n import Translator
 from core.llm.catalog import ModelCatalog
+from core.llm.config import OpenRouterConfig, build_http_client
 from core.llm.limiter import RequestLimiter
-from core.llm.openrouter import OpenRouterClient, OpenRouterConfig, build_http_client
+from core.llm.openrouter import OpenRouterClient
 from core.ordering import LocalChatLocks
 from core.ports import Clock
 from core.service import ChatService

@@ -19,7 +19,7 @@ class Translator:
         template = self._messages[key][lang]
         return template.format(**params) if params else template
 
-    def keys(self) -> frozenset[str]:
+    def known_keys(self) -> frozenset[str]:
         return frozenset(self._messages)
 
     def placeholders(self, key: str, lang: Language) -> frozenset[str]:

@@ -13,7 +13,9 @@ def stored(id_: int, role: Role, content: str, author: str | None = "ann") -> St
         author_name=author if role == "user" else None,
         content=content,
         reasoning=None,
-        reasoning_details=[{"type": "reasoning.text", "text": "x"}] if role == "assistant" else None,
+        reasoning_details=[{"type": "reasoning.text", "text": "x"}]
+        if role == "assistant"
+        else None,
         model="m" if role == "assistant" else None,
         token_estimate=estimate_message_tokens(content),
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
@@ -35,7 +37,14 @@ def test_budget_is_context_minus_answer_room_capped() -> None:
 
 def test_window_keeps_newest_turns_in_order_with_system_first() -> None:
     window = build_window("be brief", history(5), budget=10_000)
-    assert [turn.role for turn in window.turns] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert [turn.role for turn in window.turns] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert window.turns[1].content == "turn 1"
     assert window.turns[-1].content == "turn 5"
     assert window.dropped_turns == 0

@@ -20,7 +20,9 @@ def test_commands_are_recognised(text: str, expected: Command) -> None:
     assert parse_command(text) == expected
 
 
-@pytest.mark.parametrize("text", ["/usr/bin is a directory", "hello /help", "/", "/ space", "//x", "/123"])
+@pytest.mark.parametrize(
+    "text", ["/usr/bin is a directory", "hello /help", "/", "/ space", "//x", "/123"]
+)
 def test_other_text_is_not_a_command(text: str) -> None:
     assert parse_command(text) is None
 
