@@ -1,0 +1,89 @@
+"""Shared pieces of the benchmarks: a fake OpenRouter in its own process, figures, a null sink."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import statistics
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from core.ports import Reply, SinkLimits
+
+API_KEY = "bench-key"
+
+
+@contextlib.asynccontextmanager
+async def fake_openrouter_process(
+    *, first_token_delay: float, chunks: int = 8, chunk_delay: float = 0.0
+) -> AsyncIterator[str]:
+    """Run tests.fakes.openrouter in a separate process (its CPU is not counted as ours)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.openrouter",
+        "--no-limits",
+        "--api-key",
+        API_KEY,
+        "--first-token-delay",
+        str(first_token_delay),
+        "--chunks",
+        str(chunks),
+        "--delay",
+        str(chunk_delay),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    base_url = (await process.stdout.readline()).decode().strip()
+    try:
+        yield base_url
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe_ms(values: Sequence[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):.2f} ms, p95 {percentile(values, 95):.2f} ms, "
+        f"p99 {percentile(values, 99):.2f} ms, max {max(values):.2f} ms, "
+        f"mean {statistics.fmean(values):.2f} ms"
+    )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class NullSink:
+    """Takes drafts and replies like a platform would, and counts them."""
+
+    def __init__(self, *, streams: bool) -> None:
+        self._limits = SinkLimits(min_draft_interval=1.0, streams=streams)
+        self.drafts = 0
+        self.replies: list[Reply] = []
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._limits
+
+    async def show_typing(self) -> None:
+        return None
+
+    async def show_draft(self, text: str) -> None:
+        self.drafts += 1
+
+    async def deliver(self, reply: Reply) -> Sequence[str]:
+        self.replies.append(reply)
+        return ("1",)

@@ -1,0 +1,191 @@
+"""The schema, as SQLAlchemy 2 typed declarative models.
+
+The store runs Core statements against these tables (``Chat.__table__`` ...), not ORM sessions;
+the classes are the single description of the schema that migrations are checked against.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from core.domain import JsonValue
+from core.storage.text import clean_json, clean_text
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the auto-assigned rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``timestamp with time zone``; always stored as UTC and read back aware (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class CleanString(TypeDecorator[str]):
+    """VARCHAR whose values pass through ``clean_text`` (see core.storage.text)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else clean_text(value)
+
+
+class CleanText(TypeDecorator[str]):
+    """TEXT whose values pass through ``clean_text``."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else clean_text(value)
+
+
+class CleanJSON(TypeDecorator[Any]):
+    """JSON stored verbatim (``json``, not ``jsonb``, on PostgreSQL, so key order survives).
+
+    Python ``None`` is SQL NULL; strings pass through ``clean_json``.
+    """
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: JsonValue, dialect: Dialect) -> JsonValue:
+        return None if value is None else clean_json(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "thread_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(CleanString())
+    chat_id: Mapped[str] = mapped_column(CleanString())
+    thread_id: Mapped[str] = mapped_column(CleanString(), default="", server_default="")
+    model: Mapped[str | None] = mapped_column(CleanString())
+    system_prompt: Mapped[str | None] = mapped_column(CleanText())
+    show_reasoning: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    language: Mapped[str | None] = mapped_column(String(8))
+    active_conversation_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("conversations.id", use_alter=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(Id, ForeignKey("chats.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "platform_message_id"),
+        CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        # The context window: WHERE conversation_id = ? AND in_context ORDER BY id DESC LIMIT n.
+        Index(None, "conversation_id", "in_context", "id"),
+        {"sqlite_autoincrement": True},  # ids never reused: "newest" is "highest id"
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(Id, ForeignKey("chats.id"))
+    conversation_id: Mapped[int] = mapped_column(Id, ForeignKey("conversations.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    is_command: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_context: Mapped[bool] = mapped_column(Boolean, default=True)
+    author_id: Mapped[str | None] = mapped_column(CleanString())
+    author_name: Mapped[str | None] = mapped_column(CleanString())
+    content: Mapped[str] = mapped_column(CleanText())
+    reasoning: Mapped[str | None] = mapped_column(CleanText())
+    reasoning_details: Mapped[list[JsonValue] | None] = mapped_column(CleanJSON())
+    model: Mapped[str | None] = mapped_column(CleanString())
+    token_estimate: Mapped[int] = mapped_column(Integer)
+    platform_message_id: Mapped[str | None] = mapped_column(CleanString())
+    platform_reply_ids: Mapped[list[str] | None] = mapped_column(CleanJSON())
+    reply_to_message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UsageRow(Base):
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'error')", name="status"),
+        Index(None, "chat_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(Id, ForeignKey("chats.id"))
+    user_id: Mapped[str | None] = mapped_column(CleanString())
+    model_requested: Mapped[str] = mapped_column(CleanString())
+    model_served: Mapped[str | None] = mapped_column(CleanString())
+    provider: Mapped[str | None] = mapped_column(CleanString())
+    generation_id: Mapped[str | None] = mapped_column(CleanString())
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int] = mapped_column(Integer)
+    cached_tokens: Mapped[int] = mapped_column(Integer)
+    total_tokens: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(20, 10))
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    fallback_used: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    error_kind: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+metadata = Base.metadata

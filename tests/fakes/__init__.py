@@ -1,0 +1,1 @@
+"""Fake outside services (OpenRouter, Telegram, Discord) served over real sockets."""

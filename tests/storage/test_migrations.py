@@ -1,0 +1,115 @@
+"""The Alembic migrations build exactly the schema of core.storage.models, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from core.domain import ChatRef
+from core.storage.engine import build_engine
+from core.storage.migrate import (
+    alembic_config,
+    current_revision,
+    migration_connection,
+    upgrade_engine,
+    upgrade_to_head,
+)
+from core.storage.models import metadata
+from core.storage.store import SqlChatStore
+from tests.support.clock import FakeClock
+
+HEAD = "0001"
+TABLES = {"alembic_version", "chats", "conversations", "messages", "usage_records"}
+
+
+def schema_differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_there_is_one_head_and_it_is_known() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+
+    assert script.get_heads() == [HEAD]
+
+
+async def test_empty_database_has_no_revision(empty_database_url: str) -> None:
+    assert await current_revision(empty_database_url) is None
+
+
+async def test_upgrade_builds_the_models_schema(empty_database_url: str) -> None:
+    await upgrade_to_head(empty_database_url)
+
+    assert await current_revision(empty_database_url) == HEAD
+    engine = build_engine(empty_database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(table_names) == TABLES
+            assert await connection.run_sync(schema_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_twice_is_a_no_op_that_keeps_data(
+    empty_database_url: str, clock: FakeClock
+) -> None:
+    await upgrade_to_head(empty_database_url)
+    engine = build_engine(empty_database_url)
+    try:
+        chat = await SqlChatStore(engine, clock).load_chat(ChatRef("telegram", "1"))
+        await upgrade_to_head(empty_database_url)
+        assert await SqlChatStore(engine, clock).load_chat(ChatRef("telegram", "1")) == chat
+    finally:
+        await engine.dispose()
+    assert await current_revision(empty_database_url) == HEAD
+
+
+async def test_concurrent_upgrades_do_not_collide(empty_database_url: str) -> None:
+    await asyncio.gather(*(upgrade_to_head(empty_database_url) for _ in range(3)))
+
+    assert await current_revision(empty_database_url) == HEAD
+
+
+async def test_downgrade_to_base_and_back(empty_database_url: str) -> None:
+    await upgrade_to_head(empty_database_url)
+    engine = build_engine(empty_database_url, poolclass=NullPool)
+    config = alembic_config(empty_database_url)
+
+    def downgrade(connection: Connection) -> set[str]:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        return table_names(connection)
+
+    try:
+        async with migration_connection(engine) as connection:
+            assert await connection.run_sync(downgrade) == {"alembic_version"}
+        await upgrade_engine(engine, config)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(schema_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_engine_migrates_an_in_memory_database(clock: FakeClock) -> None:
+    engine = build_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        await upgrade_engine(engine)
+        store = SqlChatStore(engine, clock)
+        chat = await store.load_chat(ChatRef("console", "local"))
+        async with engine.connect() as connection:
+            assert await connection.run_sync(schema_differences) == []
+        assert (await store.load_chat(ChatRef("console", "local"))) == chat
+    finally:
+        await engine.dispose()
