@@ -2,9 +2,11 @@
 
 Each chat sends its messages one after another (the next after the answer); the chats start at
 random moments within the first LLM delay, as people do, rather than all in the same instant. The
-fake OpenRouter runs in its own process and answers after a fixed delay, streamed in chunks; the
-figure that matters is the time each message takes beyond that delay (history, storage, HTTP,
-parsing, drafts). Run: .venv/bin/python -m bench.core_overhead [--chats 100] [--messages 10]
+fake OpenRouter runs in its own process and answers after a fixed delay, streamed in chunks. The
+LLM's own time is measured first with a bare httpx client (the delay plus the fake's own HTTP
+handling); the figure that matters is what each message takes beyond it (history, storage,
+request building, SSE parsing, drafts, delivery).
+Run: .venv/bin/python -m bench.core_overhead [--chats 100] [--messages 10]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bench.support import (
     cpu_seconds,
     describe_ms,
     fake_openrouter_process,
+    llm_baseline_ms,
     peak_rss_mb,
     percentile,
 )
@@ -31,10 +34,9 @@ from core.settings import Settings
 
 
 async def one_chat(
-    core: Core, index: int, messages: int, stream: bool, delay: float, start: float
+    core: Core, index: int, messages: int, stream: bool, llm_ms: float, start: float
 ) -> list[float]:
     await asyncio.sleep(start)
-    llm_ms = delay * 1000
     chat, author = ChatRef("bench", f"chat-{index}"), Author(f"user-{index}", f"User {index}")
     overheads = []
     for n in range(messages):
@@ -53,6 +55,7 @@ async def run(chats: int, messages: int, delay: float, stream: bool, database: s
     with tempfile.TemporaryDirectory() as tmp:
         url = database or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         async with fake_openrouter_process(first_token_delay=delay) as base_url:
+            llm_ms = await llm_baseline_ms(base_url, stream=stream)
             settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
                 openrouter_api_key=API_KEY,
@@ -67,7 +70,7 @@ async def run(chats: int, messages: int, delay: float, stream: bool, database: s
                 starts = random.Random(7)
                 results = await asyncio.gather(
                     *(
-                        one_chat(core, i, messages, stream, delay, starts.uniform(0, delay))
+                        one_chat(core, i, messages, stream, llm_ms, starts.uniform(0, delay))
                         for i in range(chats)
                     )
                 )
@@ -80,6 +83,7 @@ async def run(chats: int, messages: int, delay: float, stream: bool, database: s
         f"core overhead: {chats} concurrent chats x {messages} messages, "
         f"LLM delay {delay * 1000:.0f} ms, stream={stream}, database={kind}"
     )
+    print(f"  the LLM's own time (bare httpx client, median): {llm_ms:.1f} ms")
     print(f"  messages: {total} in {wall:.2f} s = {total / wall:.1f} messages/s")
     print(f"  overhead beyond the LLM: {describe_ms(overheads)}")
     print(f"  CPU: {cpu / total * 1000:.2f} ms per message ({cpu:.2f} s in all)")

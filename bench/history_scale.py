@@ -3,7 +3,10 @@
 Three chats hold 10, 1,000 and 100,000 stored messages. For each, the context the service sends
 is built many times (the newest turns that fit the budget, read with one indexed query and a
 LIMIT), and the median and p99 are printed. Flat is the goal: the 100,000 case within 1.2x of
-the 10 case. Run: .venv/bin/python -m bench.history_scale [--database URL]
+the 10 case. With the default window (CONTEXT_MAX_MESSAGES=200) a 10-message chat sends 10 turns
+and the longer chats 200, so the first run compares equal windows (--window 10: every chat sends
+its newest 10 turns, and only the stored history differs); the default window is printed too.
+Run: .venv/bin/python -m bench.history_scale [--window N] [--database URL]
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.support import percentile
 from core.clock import SystemClock
 from core.context import build_window, prompt_budget
 from core.domain import ChatRef
 from core.settings import Settings
-from core.storage.engine import create_engine as create_async_engine
+from core.storage.engine import create_engine
 from core.storage.migrate import upgrade_to_head
 from core.storage.models import Message
 from core.storage.store import SqlChatStore
@@ -33,13 +37,8 @@ SIZES = (10, 1_000, 100_000)
 ROUNDS = 300
 
 
-def sync_url(database_url: str) -> str:
-    return database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-
-
-def seed(database_url: str, chat_id: int, conversation_id: int, count: int) -> None:
+async def seed(engine: AsyncEngine, chat_id: int, conversation_id: int, count: int) -> None:
     """Insert ``count`` alternating user/assistant messages in bulk (fast, outside the store)."""
-    engine = create_engine(sync_url(database_url))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     rows = []
     for n in range(count):
@@ -60,10 +59,9 @@ def seed(database_url: str, chat_id: int, conversation_id: int, count: int) -> N
                 "created_at": start + timedelta(seconds=n),
             }
         )
-    with engine.begin() as connection:
+    async with engine.begin() as connection:
         for first in range(0, len(rows), 5_000):
-            connection.execute(insert(Message), rows[first : first + 5_000])
-    engine.dispose()
+            await connection.execute(insert(Message), rows[first : first + 5_000])
 
 
 async def measure(
@@ -79,27 +77,29 @@ async def measure(
     return timings
 
 
-async def run(database_url: str | None) -> None:
+async def run(database_url: str | None, window: int | None) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    limit = window or settings.context_max_messages
     budget = prompt_budget(262_144, settings.answer_max_tokens, settings.context_max_tokens)
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'history.db'}"
         await upgrade_to_head(url)
-        engine = create_async_engine(url)
+        engine = create_engine(url)
         store = SqlChatStore(engine, SystemClock())
         chats = {}
         for size in SIZES:
             chat = await store.load_chat(ChatRef("bench", f"history-{size}"))
-            seed(url, chat.id, chat.conversation_id, size)
+            await seed(engine, chat.id, chat.conversation_id, size)
             chats[size] = chat.conversation_id
         results = {}
         for size in SIZES:
-            await measure(store, chats[size], budget, settings.context_max_messages)  # warm
-            results[size] = await measure(store, chats[size], budget, settings.context_max_messages)
+            await measure(store, chats[size], budget, limit)  # warm
+            results[size] = await measure(store, chats[size], budget, limit)
+        await store.aclose()
         await engine.dispose()
     print(
         f"history scale: context build ({ROUNDS} rounds each, window of up to "
-        f"{settings.context_max_messages} messages / {budget} tokens), "
+        f"{limit} messages / {budget} tokens), "
         f"database={'sqlite' if database_url is None else database_url.split(':')[0]}"
     )
     for size, timings in results.items():
@@ -115,7 +115,9 @@ async def run(database_url: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", help="a DATABASE_URL (default: a temporary SQLite file)")
-    asyncio.run(run(parser.parse_args().database))
+    parser.add_argument("--window", type=int, help="most messages per context (default: 200)")
+    args = parser.parse_args()
+    asyncio.run(run(args.database, args.window))
 
 
 if __name__ == "__main__":

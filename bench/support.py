@@ -7,7 +7,10 @@ import contextlib
 import resource
 import statistics
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
+
+import httpx
 
 from core.ports import Reply, SinkLimits
 
@@ -41,6 +44,27 @@ async def fake_openrouter_process(
     finally:
         process.terminate()
         await process.wait()
+
+
+async def llm_baseline_ms(base_url: str, *, stream: bool, rounds: int = 15) -> float:
+    """The fake LLM's own time as a bare httpx client sees it (median of sequential requests):
+    its delay plus its own HTTP handling. What chatrelay adds is measured beyond this."""
+    body = {
+        "model": "tencent/hy3-preview:free",
+        "messages": [{"role": "user", "content": "baseline"}],
+        "stream": stream,
+    }
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    timings = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for _ in range(rounds + 1):
+            started = time.perf_counter()
+            url = f"{base_url}/chat/completions"
+            async with client.stream("POST", url, json=body, headers=headers) as response:
+                async for _chunk in response.aiter_raw():
+                    pass
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings[1:])  # the first one also opens the connection
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -50,6 +50,7 @@ async def build_core(
     llm_config = OpenRouterConfig.from_settings(settings)
     engine = create_engine(settings.database_url)
     http = build_http_client(llm_config)
+    store: SqlChatStore | None = None
     try:
         limiter = RequestLimiter(
             settings.llm_requests_per_minute, settings.llm_tokens_per_minute, clock
@@ -71,4 +72,6 @@ async def build_core(
         yield Core(service, store, llm, catalog, translator, config, engine, http)
     finally:
         await http.aclose()
+        if store is not None:
+            await store.aclose()
         await engine.dispose()

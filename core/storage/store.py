@@ -1,27 +1,22 @@
 """SqlChatStore: core.ports.ChatStore on SQLAlchemy Core (SQLite or PostgreSQL).
 
-Hot paths are one prebuilt Core statement per call (no ORM session, no identity map), run
-without BEGIN/COMMIT round trips when one statement is all there is: reads (WAL readers never
-block the writer) and single-row writes. Several statements that belong together (an answer and
-its usage row; a new chat and its first conversation) run in one transaction.
-
-SQLite has one writer per database, so writes queue on an asyncio.Lock in the event loop
-instead of spinning in SQLite's busy handler (which sleeps in 1-100 ms steps), and write
-transactions start with BEGIN IMMEDIATE. PostgreSQL needs no lock.
+Hot paths are prebuilt Core statements (no ORM session, no identity map). Each store call is
+one unit of work handed to core.storage.database: reads run without a transaction (WAL readers
+never block the writer); writes run in one transaction, so statements that belong together (an
+answer and its usage row; a new chat and its first conversation) commit together. On SQLite all
+units run in turn on one worker thread, which is also what serialises the single writer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Executable
+from sqlalchemy import Connection, Executable
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.domain import (
     ChatRef,
@@ -36,7 +31,7 @@ from core.domain import (
 from core.errors import ConfigError, InfrastructureError
 from core.ports import ChatStore, Clock
 from core.storage import queries as q
-from core.storage.engine import SQLITE_BEGIN
+from core.storage.database import Database, database_for
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -59,7 +54,11 @@ def _translated(method: Method[P, T]) -> Method[P, T]:
 
 
 class SqlChatStore:
-    """ChatStore on an AsyncEngine made by ``core.storage.engine.create_engine``."""
+    """ChatStore on an AsyncEngine made by ``core.storage.engine.create_engine``.
+
+    Each method is one unit of work (core.storage.database): a plain function of a Connection,
+    run on SQLite's worker thread or through run_sync on PostgreSQL. Call ``aclose`` when done.
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         dialect = engine.dialect.name
@@ -67,40 +66,29 @@ class SqlChatStore:
             raise ConfigError(f"DATABASE_URL: the {dialect!r} database is not supported")
         self._clock = clock
         self._sql = q.DialectStatements(dialect)
-        # _transactional: several statements in one transaction. _single: one statement that is
-        # its own transaction (no BEGIN/COMMIT round trips); on SQLite a writing statement takes
-        # the write lock when it starts, just as BEGIN IMMEDIATE would.
-        self._write_lock: asyncio.Lock | AbstractAsyncContextManager[None] = nullcontext()
-        if dialect == "sqlite":
-            self._write_lock = asyncio.Lock()
-            self._transactional = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            self._single = engine.execution_options(**{SQLITE_BEGIN: None})
-        else:
-            self._transactional = engine
-            self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._db: Database = database_for(engine)
 
-    # ------------------------------------------------------------------ plumbing
+    @property
+    def database(self) -> Database:
+        return self._db
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction (queued behind the process's other writers on SQLite)."""
-        async with self._write_lock, self._transactional.begin() as connection:
-            yield connection
-
-    async def _write(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """Run one write statement on its own; return its scalar result (or None)."""
-        async with self._write_lock, self._single.connect() as connection:
-            result = await connection.execute(statement, params)
-            value = result.scalar_one_or_none() if result.returns_rows else None
-            await connection.commit()
-        return value
-
-    async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[q.AnyRow]:
-        async with self._single.connect() as connection:
-            return (await connection.execute(statement, params)).all()
+    async def aclose(self) -> None:
+        await self._db.aclose()
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+    async def _read(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[q.AnyRow]:
+        return await self._db.read(lambda c: c.execute(statement, params).all())
+
+    async def _write(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        """Run one write statement; return its scalar result (or None)."""
+
+        def work(connection: Connection) -> Any:
+            result = connection.execute(statement, params)
+            return result.scalar_one_or_none() if result.returns_rows else None
+
+        return await self._db.write(work)
 
     # ------------------------------------------------------------------ chats
 
@@ -111,13 +99,16 @@ class SqlChatStore:
         if rows and rows[0].active_conversation_id is not None:
             return q.chat_state(ref, rows[0], rows[0].active_conversation_id)
         now = self._now()
-        async with self._transaction() as connection:
-            await connection.execute(self._sql.insert_chat, q.new_chat(key, now))
-            row = (await connection.execute(q.SELECT_CHAT_FOR_UPDATE, key)).one()
+
+        def create(connection: Connection) -> ChatState:
+            connection.execute(self._sql.insert_chat, q.new_chat(key, now))
+            row = connection.execute(q.SELECT_CHAT_FOR_UPDATE, key).one()
             conversation_id = row.active_conversation_id
             if conversation_id is None:
-                conversation_id = await self._open_conversation(connection, row.id, now)
-        return q.chat_state(ref, row, conversation_id)
+                conversation_id = _open_conversation(connection, row.id, now)
+            return q.chat_state(ref, row, conversation_id)
+
+        return await self._db.write(create)
 
     @_translated
     async def save_settings(self, chat_id: int, settings: ChatSettings) -> None:
@@ -125,19 +116,8 @@ class SqlChatStore:
 
     @_translated
     async def start_conversation(self, chat_id: int) -> int:
-        async with self._transaction() as connection:
-            return await self._open_conversation(connection, chat_id, self._now())
-
-    @staticmethod
-    async def _open_conversation(connection: AsyncConnection, chat_id: int, now: datetime) -> int:
-        params = {"chat_id": chat_id, "started_at": now}
-        result = await connection.execute(q.INSERT_CONVERSATION, params)
-        conversation_id: int = result.scalar_one()
-        await connection.execute(
-            q.UPDATE_CHAT,
-            {"b_id": chat_id, "active_conversation_id": conversation_id, "updated_at": now},
-        )
-        return conversation_id
+        now = self._now()
+        return await self._db.write(lambda c: _open_conversation(c, chat_id, now))
 
     # ------------------------------------------------------------------ messages
 
@@ -150,11 +130,14 @@ class SqlChatStore:
     @_translated
     async def save_answer(self, message: NewAssistantMessage, usage: UsageRecord) -> int:
         now = self._now()
-        async with self._transaction() as connection:
-            params = q.assistant_message_params(message, now)
-            message_id: int = (await connection.execute(q.INSERT_MESSAGE, params)).scalar_one()
-            await connection.execute(q.INSERT_USAGE, q.usage_params(usage, message_id, now))
-        return message_id
+        message_params = q.assistant_message_params(message, now)
+
+        def save(connection: Connection) -> int:
+            message_id: int = connection.execute(q.INSERT_MESSAGE, message_params).scalar_one()
+            connection.execute(q.INSERT_USAGE, q.usage_params(usage, message_id, now))
+            return message_id
+
+        return await self._db.write(save)
 
     @_translated
     async def recent_messages(
@@ -191,6 +174,16 @@ class SqlChatStore:
     @_translated
     async def usage_summary(self, chat_id: int) -> UsageSummary:
         return q.usage_summary(await self._read(q.USAGE_BY_MODEL, {"chat_id": chat_id}))
+
+
+def _open_conversation(connection: Connection, chat_id: int, now: datetime) -> int:
+    params = {"chat_id": chat_id, "started_at": now}
+    conversation_id: int = connection.execute(q.INSERT_CONVERSATION, params).scalar_one()
+    connection.execute(
+        q.UPDATE_CHAT,
+        {"b_id": chat_id, "active_conversation_id": conversation_id, "updated_at": now},
+    )
+    return conversation_id
 
 
 if TYPE_CHECKING:

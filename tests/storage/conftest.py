@@ -57,5 +57,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(engine: AsyncEngine, clock: FakeClock) -> SqlChatStore:
-    return SqlChatStore(engine, clock)
+async def store(engine: AsyncEngine, clock: FakeClock) -> AsyncIterator[SqlChatStore]:
+    store = SqlChatStore(engine, clock)
+    yield store
+    await store.aclose()

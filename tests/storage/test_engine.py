@@ -22,9 +22,9 @@ from core.domain import (
     UsageRecord,
 )
 from core.errors import ConfigError, InfrastructureError
+from core.storage.database import SqliteWorkerDatabase
 from core.storage.engine import build_engine, check_database, create_engine, parse_database_url
 from core.storage.migrate import upgrade_engine
-from core.storage.sqlite import FastConnection
 from core.storage.store import SqlChatStore
 from tests.support.clock import FakeClock
 from tests.support.databases import require_postgres, temporary_database
@@ -83,14 +83,15 @@ async def test_sqlite_pragmas_on_every_connection(sqlite_engine: AsyncEngine) ->
     assert values == ["wal", 5000, 1, 1]  # synchronous 1 = NORMAL
 
 
-async def test_sqlite_transactions_begin_immediate_and_single_statements_skip_begin(
+async def test_sqlite_writes_begin_immediate_and_reads_skip_begin(
     sqlite_engine: AsyncEngine,
 ) -> None:
     store = SqlChatStore(sqlite_engine, FakeClock())
     chat = await store.load_chat(ChatRef("telegram", "1"))
     statements: list[str] = []
+    assert isinstance(store.database, SqliteWorkerDatabase)
 
-    @event.listens_for(sqlite_engine.sync_engine, "before_cursor_execute")
+    @event.listens_for(store.database.engine, "before_cursor_execute")
     def record(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
         words = statement.split()
         statements.append(" ".join(words[:2]) if words[0] == "BEGIN" else words[0])
@@ -98,7 +99,7 @@ async def test_sqlite_transactions_begin_immediate_and_single_statements_skip_be
     question = await store.add_user_message(
         NewUserMessage(chat.id, chat.conversation_id, "u", "Ann", "hi", "m1", 1)
     )
-    assert statements == ["INSERT"]  # one statement: its own implicit transaction
+    assert statements == ["BEGIN IMMEDIATE", "INSERT"]
 
     statements.clear()
     usage = UsageRecord(
@@ -113,29 +114,31 @@ async def test_sqlite_transactions_begin_immediate_and_single_statements_skip_be
     statements.clear()
     await store.recent_messages(chat.conversation_id, limit=5)
     await store.load_chat(ChatRef("telegram", "1"))
-    assert statements == ["SELECT", "SELECT"]
+    assert statements == ["SELECT", "SELECT"]  # reads: no transaction at all
+    await store.aclose()
 
 
-async def test_sqlite_statements_take_one_worker_thread_hop(
+async def test_sqlite_store_calls_take_one_worker_thread_hop_each(
     sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = SqlChatStore(sqlite_engine, FakeClock())
     chat = await store.load_chat(ChatRef("telegram", "1"))
     hops = 0
-    run_on_worker = FastConnection.run_on_worker
+    submit = SqliteWorkerDatabase._submit
 
-    async def counting(self: FastConnection, *args: Any) -> Any:
+    async def counting(self: SqliteWorkerDatabase, call: Any) -> Any:
         nonlocal hops
         hops += 1
-        return await run_on_worker(self, *args)
+        return await submit(self, call)
 
-    monkeypatch.setattr(FastConnection, "run_on_worker", counting)
+    monkeypatch.setattr(SqliteWorkerDatabase, "_submit", counting)
     message = NewUserMessage(chat.id, chat.conversation_id, "u", "Ann", "hi", "m1", 1)
     assert await store.add_user_message(message) is not None
     [stored] = await store.recent_messages(chat.conversation_id, limit=5)
+    await store.aclose()
 
     assert stored.content == "hi"
-    assert hops == 2
+    assert hops == 3  # two store calls, and closing
 
 
 async def test_memory_database_is_safe_for_concurrent_coroutines() -> None:
