@@ -11,13 +11,12 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from core.storage.migrate import upgrade_to_head
-
 from bots.console.session import ConsoleSession
 from core.app import build_core
 from core.errors import ConfigError, InfrastructureError
 from core.logs import configure_logging
 from core.settings import Settings, load_settings
+from core.storage.migrate import upgrade_to_head
 
 log = logging.getLogger("chatrelay.cli")
 

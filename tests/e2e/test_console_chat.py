@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.e2e.conftest import API_KEY
 from tests.fakes.openrouter import Answer, ErrorReply, FakeOpenRouter
-
-API_KEY = "sk-or-v1-e2e"
 
 
 @dataclass
@@ -21,25 +16,6 @@ class Run:
     code: int
     out: str
     err: str
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenRouter]:
-    async with FakeOpenRouter(api_key=API_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def env(fake: FakeOpenRouter, tmp_path: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT")}
-    return {
-        **keep,
-        "OPENROUTER_API_KEY": API_KEY,
-        "OPENROUTER_BASE_URL": fake.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'bot.db'}",
-        "LANG": "en_US.UTF-8",
-        "PYTHONIOENCODING": "utf-8",
-    }
 
 
 async def chatrelay(args: list[str], env: dict[str, str], cwd: Path, stdin: bytes = b"") -> Run:
