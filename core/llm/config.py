@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import httpx
@@ -10,6 +11,7 @@ from pydantic import SecretStr
 from core.settings import Settings
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+SHARD_CONNECTIONS = 16  # connections per httpcore pool (see ShardedTransport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +70,45 @@ def build_http_client(config: OpenRouterConfig, *, max_connections: int = 100) -
     """The one HTTP client for OpenRouter; the composition root owns it and closes it.
 
     httpx enforces the connect timeout; read deadlines (first token, idle, total) are enforced
-    by the client itself around each read, so httpx's own read timeout is off.
+    by the client itself around each read, so httpx's own read timeout is off. Every connection
+    may stay open for reuse: a new one costs a TCP and TLS handshake per request.
     """
     timeout = httpx.Timeout(
         connect=config.connect_timeout, read=None, write=config.connect_timeout, pool=None
-    )
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=min(max_connections, 20)
     )
     return httpx.AsyncClient(
         base_url=config.base_url,
         headers=config.headers(),
         timeout=timeout,
-        limits=limits,
+        transport=ShardedTransport(max_connections),
         follow_redirects=False,
     )
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools behind one client, taken in turn.
+
+    httpcore's pool looks at every connection (and polls every idle socket) for each request,
+    twice over for idle ones, so its cost grows with the square of the pool size: at 100
+    streaming requests in flight that was most of the client's CPU. Pools of at most
+    ``SHARD_CONNECTIONS`` keep that cost flat while the total stays ``max_connections``.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        shards = max(1, -(-max_connections // SHARD_CONNECTIONS))
+        per_shard = -(-max_connections // shards)
+        limits = httpx.Limits(
+            max_connections=per_shard, max_keepalive_connections=per_shard, keepalive_expiry=30.0
+        )
+        ssl_context = httpx.create_ssl_context()  # loading the CA bundle once is enough
+        self._shards = [
+            httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits) for _ in range(shards)
+        ]
+        self._turn = itertools.cycle(self._shards)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._turn).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()

@@ -12,7 +12,7 @@ from core.app import Core, build_core
 from core.domain import Author, ChatRef, IncomingMessage
 from core.settings import Settings
 from tests.fakes.openrouter import FakeOpenRouter
-from tests.support.clock import FakeClock
+from tests.support.clock import ScaledClock
 from tests.support.sinks import RecordingSink
 
 API_KEY = "sk-or-v1-test"
@@ -26,8 +26,8 @@ async def fake() -> AsyncIterator[FakeOpenRouter]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ScaledClock:
+    return ScaledClock(speed=100)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def settings_for(fake: FakeOpenRouter, tmp_path: Path) -> Callable[..., Settings
 
 
 @pytest.fixture
-def core_for(settings_for: Callable[..., Settings], clock: FakeClock) -> CoreFactory:
+def core_for(settings_for: Callable[..., Settings], clock: ScaledClock) -> CoreFactory:
     def make(**overrides: object) -> AbstractAsyncContextManager[Core]:
         return build_core(settings_for(**overrides), clock=clock)
 

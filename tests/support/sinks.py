@@ -15,7 +15,8 @@ class RecordingSink:
         flood_waits: Sequence[float] = (),
         fail_drafts: bool = False,
     ) -> None:
-        self._limits = limits or SinkLimits(min_draft_interval=0.0, typing_interval=4.0)
+        # "typing" is re-sent rarely by default: each pulse advances a FakeClock's time
+        self._limits = limits or SinkLimits(min_draft_interval=0.0, typing_interval=600.0)
         self.drafts: list[str] = []
         self.replies: list[Reply] = []
         self.typing = 0
