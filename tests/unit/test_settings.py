@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
-from core.settings import DEFAULT_MODELS, load_settings
+from core.settings import DEFAULT_MODELS, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +58,11 @@ def test_settings_come_from_dotenv(tmp_path: object, monkeypatch: pytest.MonkeyP
     settings = load_settings()
     assert settings.openrouter_models == ("x/y",)
     assert settings.default_language.value == "zh"
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text(encoding="utf-8")
+    documented = {
+        line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
