@@ -22,11 +22,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from core.errors import ConfigError, InfrastructureError
-from core.storage.engine import SQLITE_BEGIN, build_engine
+from core.storage.engine import SQLITE_BEGIN, build_engine, describe_url
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parents[2] / "migrations"
 _ADVISORY_LOCK_KEY: Final = 0x63686174_72656C61  # "chatrela"
@@ -44,12 +45,23 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 async def upgrade_to_head(database_url: str) -> None:
-    """Bring the database at ``database_url`` to the newest schema; a no-op when it is current."""
-    engine = build_engine(database_url, poolclass=NullPool)
+    """Bring the database at ``database_url`` to the newest schema; a no-op when it is current.
+
+    A database that can't be opened or reached raises InfrastructureError naming DATABASE_URL
+    (password hidden), so start-up ends with one readable line.
+    """
+    config = alembic_config(database_url)
     try:
-        await upgrade_engine(engine, alembic_config(database_url))
-    finally:
-        await engine.dispose()
+        engine = build_engine(database_url, poolclass=NullPool)
+        try:
+            await upgrade_engine(engine, config)
+        finally:
+            await engine.dispose()
+    except (OSError, SQLAlchemyError) as exc:
+        where = describe_url(database_url)
+        raise InfrastructureError(
+            f"cannot open the database at DATABASE_URL={where}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 async def upgrade_engine(engine: AsyncEngine, config: Config | None = None) -> None:

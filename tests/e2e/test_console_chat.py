@@ -128,3 +128,19 @@ async def test_help_describes_the_commands(env: dict[str, str], tmp_path: Path) 
     assert run.code == 0
     for word in ("chat", "run", "migrate"):
         assert word in run.out
+
+
+async def test_a_database_that_cannot_be_opened_is_one_line_without_the_password(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'blocker' / 'bot.db'}"
+    run = await chatrelay(["chat"], env, tmp_path, b"hi\n")
+    assert run.code == 1
+    assert run.err.startswith("chatrelay: cannot open the database at DATABASE_URL=")
+    assert run.err.count("\n") == 1
+    env["DATABASE_URL"] = "postgresql+asyncpg://bot:hunter2@127.0.0.1:9/chat"
+    run = await chatrelay(["migrate"], env, tmp_path)
+    assert run.code == 1
+    assert "bot:***@127.0.0.1:9/chat" in run.err
+    assert "hunter2" not in run.err
