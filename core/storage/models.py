@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from core.domain import JsonValue
-from core.storage.text import clean_json, clean_text
+from core.storage.text import clean_json, storable_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -67,23 +67,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class CleanString(TypeDecorator[str]):
-    """VARCHAR whose values pass through ``clean_text`` (see core.storage.text)."""
+    """VARCHAR whose values pass through ``storable_text`` (see core.storage.text)."""
 
     impl = String
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else clean_text(value)
+        return None if value is None else storable_text(value)
 
 
 class CleanText(TypeDecorator[str]):
-    """TEXT whose values pass through ``clean_text``."""
+    """TEXT whose values pass through ``storable_text``."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else clean_text(value)
+        return None if value is None else storable_text(value)
 
 
 class CleanJSON(TypeDecorator[Any]):

@@ -12,27 +12,27 @@ from __future__ import annotations
 import re
 
 from core.domain import JsonValue
+from core.text import repair_surrogates
 
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def clean_text(text: str) -> str:
+def storable_text(text: str) -> str:
     """``text`` itself when storable, else a copy with NULs and lone surrogates replaced."""
     if text.isascii():
         return text if "\x00" not in text else text.replace("\x00", REPLACEMENT)
     if _UNSTORABLE.search(text) is None:
         return text
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return joined.replace("\x00", REPLACEMENT)
+    return repair_surrogates(text).replace("\x00", REPLACEMENT)
 
 
 def clean_json(value: JsonValue) -> JsonValue:
-    """``clean_text`` applied to every string (keys too) of a JSON value; order is kept."""
+    """``storable_text`` applied to every string (keys too) of a JSON value; order is kept."""
     if isinstance(value, str):
-        return clean_text(value)
+        return storable_text(value)
     if isinstance(value, list):
         return [clean_json(item) for item in value]
     if isinstance(value, dict):
-        return {clean_text(key): clean_json(item) for key, item in value.items()}
+        return {storable_text(key): clean_json(item) for key, item in value.items()}
     return value

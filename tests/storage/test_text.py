@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.domain import JsonValue
-from core.storage.text import clean_json, clean_text
+from core.storage.text import clean_json, storable_text
 
 
 @pytest.mark.parametrize(
     "text", ["", "plain ascii", "tab\tbell\x07esc\x1b", "中文 😀 e\u0301", "\ufffd", "\U0010ffff"]
 )
 def test_storable_text_is_returned_as_is(text: str) -> None:
-    assert clean_text(text) is text
+    assert storable_text(text) is text
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_storable_text_is_returned_as_is(text: str) -> None:
     ],
 )
 def test_unstorable_characters_are_replaced(raw: str, clean: str) -> None:
-    assert clean_text(raw) == clean
+    assert storable_text(raw) == clean
     clean.encode("utf-8")
 
 
