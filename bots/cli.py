@@ -60,7 +60,6 @@ async def run_chat(settings: Settings, chat_name: str) -> None:
     async with build_core(settings) as core:
         session = ConsoleSession(
             service=core.service,
-            translator=core.translator,
             chat_name=chat_name,
             stdin=sys.stdin,
             stdout=sys.stdout,

@@ -159,6 +159,7 @@ class Answerer:
         reply = Reply(
             text=completion.content,
             reasoning=(completion.reasoning or None) if show_reasoning else None,
+            reasoning_label=self._t(turn.lang, "reasoning.label"),
             notice="\n".join(notices) or None,
         )
         platform_ids = await turn.sink.deliver(reply)

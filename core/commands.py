@@ -95,7 +95,11 @@ class Commands:
         model = last.model or "?"
         if not last.reasoning:
             return Reply(self._t(turn.lang, "think.no_reasoning", model=model))
-        return Reply(self._t(turn.lang, "think.header", model=model), reasoning=last.reasoning)
+        return Reply(
+            self._t(turn.lang, "think.header", model=model),
+            reasoning=last.reasoning,
+            reasoning_label=self._t(turn.lang, "reasoning.label"),
+        )
 
     async def _stats_cmd(self, turn: Turn, args: str) -> Reply:
         return Reply(await self._stats.render(turn.chat.id, turn.lang))

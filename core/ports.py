@@ -132,14 +132,16 @@ class SinkLimits:
 class Reply:
     """A finished reply in Markdown. Adapters render and split it for their platform.
 
-    ``reasoning`` is shown collapsed where the platform can; ``notice`` is a short line shown
-    before the answer (for example "the answer was restarted with model X").
+    ``reasoning`` is shown collapsed where the platform can, under ``reasoning_label`` (already
+    in the user's language); ``notice`` is a short line shown with the answer (for example "the
+    answer was restarted with model X").
     """
 
     text: str
     reasoning: str | None = None
     notice: str | None = None
     is_error: bool = False
+    reasoning_label: str = "Reasoning"
 
 
 class FloodWait(Exception):

@@ -9,8 +9,7 @@ import uuid
 from typing import TextIO
 
 from bots.console.sink import ConsoleSink
-from core.domain import Author, ChatRef, IncomingMessage, Language
-from core.i18n import Translator
+from core.domain import Author, ChatRef, IncomingMessage
 from core.service import ChatService
 
 PLATFORM = "console"
@@ -51,7 +50,6 @@ class ConsoleSession:
         self,
         *,
         service: ChatService,
-        translator: Translator,
         chat_name: str,
         stdin: TextIO,
         stdout: TextIO,
@@ -59,7 +57,6 @@ class ConsoleSession:
         user: str,
     ) -> None:
         self._service = service
-        self._t = translator
         self._chat = ChatRef(PLATFORM, chat_name)
         self._stdin = stdin
         self._stdout = stdout
@@ -87,12 +84,7 @@ class ConsoleSession:
         )
 
     def _sink(self) -> ConsoleSink:
-        lang = Language.from_code(self._author.language_code) or Language.EN
-        return ConsoleSink(
-            self._stdout,
-            interactive=self._interactive,
-            reasoning_label=self._t(lang, "reasoning.label"),
-        )
+        return ConsoleSink(self._stdout, interactive=self._interactive)
 
     def _prompt(self) -> None:
         if self._interactive:

@@ -15,10 +15,9 @@ class ConsoleSink:
     Piped: each reply is printed once, complete, so scripts can read it line by line.
     """
 
-    def __init__(self, out: TextIO, *, interactive: bool, reasoning_label: str) -> None:
+    def __init__(self, out: TextIO, *, interactive: bool) -> None:
         self._out = out
         self._interactive = interactive
-        self._label = reasoning_label
         self._printed = ""
         self._limits = SinkLimits(
             max_message_chars=1_000_000, min_draft_interval=0.05, streams=interactive
@@ -43,7 +42,7 @@ class ConsoleSink:
             self._finish_stream(reply)
             return ()
         if reply.reasoning:
-            self._write(self._dim(f"[{self._label}]\n{reply.reasoning}\n[/{self._label}]") + "\n")
+            self._write_reasoning(reply)
         if reply.notice:
             self._write(reply.notice + "\n")
         self._write(reply.text + "\n")
@@ -57,8 +56,12 @@ class ConsoleSink:
         if reply.notice:
             self._write(reply.notice + "\n")
         if reply.reasoning:
-            self._write(self._dim(f"[{self._label}]\n{reply.reasoning}\n[/{self._label}]") + "\n")
+            self._write_reasoning(reply)
         self._printed = ""
+
+    def _write_reasoning(self, reply: Reply) -> None:
+        label = reply.reasoning_label
+        self._write(self._dim(f"[{label}]\n{reply.reasoning}\n[/{label}]") + "\n")
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self._interactive else text

@@ -144,3 +144,14 @@ async def test_a_database_that_cannot_be_opened_is_one_line_without_the_password
     assert run.code == 1
     assert "bot:***@127.0.0.1:9/chat" in run.err
     assert "hunter2" not in run.err
+
+
+async def test_chinese_everywhere_after_lang_zh(
+    env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter
+) -> None:
+    fake.enqueue(Answer(content="四", reasoning="二加二等于四"))
+    run = await chatrelay(["chat"], env, tmp_path, "/lang zh\n2+2?\n/think\n".encode())
+    assert run.code == 0, run.err
+    assert "我会用中文" in run.out
+    assert "上一条回答的思考过程" in run.out
+    assert "[思考过程]\n二加二等于四\n[/思考过程]" in run.out
