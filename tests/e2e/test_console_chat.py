@@ -150,7 +150,7 @@ async def test_chinese_everywhere_after_lang_zh(
     env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter
 ) -> None:
     fake.enqueue(Answer(content="四", reasoning="二加二等于四"))
-    run = await chatrelay(["chat"], env, tmp_path, "/lang zh\n2+2?\n/think\n".encode())
+    run = await chatrelay(["chat"], env, tmp_path, b"/lang zh\n2+2?\n/think\n")
     assert run.code == 0, run.err
     assert "我会用中文" in run.out
     assert "上一条回答的思考过程" in run.out

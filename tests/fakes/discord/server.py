@@ -1,0 +1,530 @@
+"""The sockets of the fake: aiohttp app, REST dispatch (auth, scripted failures, rate limits,
+recording), the gateway websocket (HELLO, heartbeats, IDENTIFY, RESUME, dispatches) and waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from .limits import RateLimiter, RateLimits, Verdict, refusal
+from .model import (
+    DIRECT_MESSAGES,
+    DISCORD_EPOCH_MS,
+    GUILD_MESSAGES,
+    MESSAGE_CONTENT,
+    PRIVILEGED_INTENTS,
+    Call,
+    DiscordError,
+    GatewayEvent,
+    Json,
+    User,
+)
+
+Handler = Callable[["Request"], Awaitable[Any]]
+API_PREFIX = "/api/v10"
+# discord.py sends the token in IDENTIFY without the "Bot " prefix
+CLOSE_UNKNOWN_OPCODE = (4001, "Unknown opcode.")
+CLOSE_DECODE_ERROR = (4002, "Decode error.")
+CLOSE_NOT_AUTHENTICATED = (4003, "Not authenticated.")
+CLOSE_AUTH_FAILED = (4004, "Authentication failed.")
+CLOSE_ALREADY_AUTHENTICATED = (4005, "Already authenticated.")
+CLOSE_DISALLOWED_INTENTS = (4014, "Disallowed intent(s).")
+
+
+@dataclass
+class Request:
+    """A parsed REST request: path parameters, JSON body (``payload_json`` for multipart),
+    uploaded files as attachment objects, and the query string."""
+
+    params: dict[str, str]
+    body: Any
+    files: list[Json]
+    query: dict[str, str]
+
+    def int_param(self, name: str) -> int:
+        value = self.params[name]
+        if not value.isdigit():
+            raise DiscordError.invalid_form(
+                {name: {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Not a snowflake."}]}}
+            )
+        return int(value)
+
+
+@dataclass
+class _Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    message_route: bool
+    needs_auth: bool
+
+
+@dataclass
+class Session:
+    """A gateway session: what was identified, and every dispatch (for RESUME)."""
+
+    id: str
+    intents: int
+    identify: Json
+    seq: int = 0
+    ws: web.WebSocketResponse | None = None
+    events: deque[Json] = field(default_factory=lambda: deque(maxlen=2000))
+    ready: bool = False
+
+
+class ServerCore:
+    def __init__(
+        self,
+        token: str = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.discord-bot-token",  # noqa: S107
+        *,
+        bot_id: int = 1_000_000_000_000_000_001,
+        bot_name: str = "ChatRelay",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        heartbeat_interval: int = 41250,
+        privileged_intents: int = MESSAGE_CONTENT,
+        rate_limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        interaction_deadline: float = 3.0,
+        interaction_token_ttl: float = 15 * 60.0,
+        echo_bot_messages: bool = True,
+        record: bool = True,
+    ) -> None:
+        self.token = token
+        self.bot = User(bot_id, bot_name.lower(), bot_name, bot=True)
+        self.application_id = bot_id
+        self.owner = User(bot_id + 1, "owner", "Owner")
+        self.heartbeat_interval = heartbeat_interval
+        self.privileged_intents = privileged_intents
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.interaction_deadline = interaction_deadline
+        self.interaction_token_ttl = interaction_token_ttl
+        self.echo_bot_messages = echo_bot_messages
+        self.record = record
+        self.limiter = RateLimiter(rate_limits or RateLimits(), clock, wall_clock)
+
+        self.calls: list[Call] = []
+        self.gateway_log: list[GatewayEvent] = []
+        self.sessions: dict[str, Session] = {}
+        self.identifies: list[Json] = []
+        self.heartbeats = 0
+        self.gateway_connections = 0
+        self.gateway_closes: list[tuple[int, str]] = []  # closes the fake initiated
+
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self._routes: list[_Route] = []
+        self._scripted: dict[str, deque[DiscordError | Verdict]] = {}
+        self._cond = asyncio.Condition()
+        self._ids = itertools.count()
+        self._last_snowflake = 0
+        self._sockets: set[web.WebSocketResponse] = set()
+        self.base_url = ""
+        self.gateway_url = ""
+
+    # ---- ids
+
+    def snowflake(self) -> int:
+        """A new snowflake from the wall clock, always larger than the last one."""
+        ms = int(self.wall_clock() * 1000) - DISCORD_EPOCH_MS
+        value = max(ms << 22, self._last_snowflake + 1)
+        self._last_snowflake = value
+        return value
+
+    # ---- lifecycle
+
+    def route(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        *,
+        message_route: bool = False,
+        needs_auth: bool = True,
+    ) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+        self._routes.append(
+            _Route(method, template, re.compile(regex), handler, message_route, needs_auth)
+        )
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/", self._gateway)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.2
+        )
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        await web.SockSite(self._runner, sock).start()
+        port = sock.getsockname()[1]
+        self.base_url = f"http://{self._host}:{port}"
+        self.gateway_url = f"ws://{self._host}:{port}/"
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001, message=b"going away")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @contextlib.contextmanager
+    def patch_discord(self) -> Iterator[None]:
+        """Point discord.py's REST base and gateway URL at this fake; restore them afterwards."""
+        import discord.gateway
+        import discord.http
+        import yarl
+
+        old_base = discord.http.Route.BASE
+        old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = f"{self.base_url}{API_PREFIX}"
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE = old_base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    # ---- REST
+
+    def _response(
+        self, body: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        if body is None:
+            return web.Response(status=status, headers=headers)
+        return web.Response(
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            status=status,
+            headers=headers,
+            content_type="application/json",  # exactly; discord.py compares for equality
+        )
+
+    def _match(self, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
+        allowed = False
+        for route in self._routes:
+            found = route.pattern.fullmatch(path)
+            if found is None:
+                continue
+            allowed = True
+            if route.method == method:
+                return route, found.groupdict()
+        if allowed:
+            raise DiscordError(405, 0, "405: Method Not Allowed")
+        return None
+
+    async def _read(self, request: web.Request) -> tuple[Any, list[Json]]:
+        if not request.can_read_body:
+            return None, []
+        if request.content_type == "multipart/form-data":
+            body: Any = None
+            files: list[Json] = []
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    continue
+                data = await part.read()
+                if part.name == "payload_json":
+                    body = json.loads(data)
+                elif part.name and part.name.startswith("files["):
+                    files.append(
+                        {
+                            "index": part.name[6:-1],
+                            "filename": part.filename or "file",
+                            "size": len(data),
+                            "content_type": part.headers.get("Content-Type"),
+                            "data": data,
+                        }
+                    )
+            return body, files
+        raw = await request.read()
+        if not raw:
+            return None, []
+        try:
+            return json.loads(raw), []
+        except ValueError:
+            raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        method = request.method
+        query = dict(request.query)
+        template, body, status, error_code = path, None, 200, None
+        headers: dict[str, str] = {}
+        answer: Any = None
+        try:
+            matched = self._match(method, path)
+            if matched is None:
+                raise DiscordError(404, 0, "404: Not Found")
+            route, params = matched
+            template = route.template
+            if route.needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+                raise DiscordError.unauthorized()
+            body, files = await self._read(request)
+            scripted = self._scripted.get(f"{method} {template}")
+            if scripted:
+                failure = scripted.popleft()
+                if isinstance(failure, DiscordError):
+                    raise failure
+                verdict: Verdict = failure
+            else:
+                major = (
+                    params.get("channel_id") or params.get("guild_id") or params.get("token") or ""
+                )
+                verdict = self.limiter.check(
+                    f"{method} {template}",
+                    major,
+                    message_route=route.message_route,
+                    exempt=not route.needs_auth,
+                )
+            headers.update(verdict.headers)
+            if verdict.refused is not None:
+                status, answer, error_code = 429, verdict.refused, None
+            else:
+                answer = await route.handler(Request(params, body, files, query))
+                status = 200 if answer is not None else 204
+        except DiscordError as exc:
+            status, answer, error_code = exc.status, exc.body(), exc.code
+        if self.record:
+            self.calls.append(
+                Call(method, path, f"{method} {template}", status, body, query, error_code)
+            )
+        await self.notify()
+        return self._response(answer, status, headers)
+
+    def fail(
+        self,
+        route: str,
+        status: int = 400,
+        code: int = 0,
+        message: str = "scripted failure",
+        *,
+        errors: Json | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests of ``route`` ("POST /channels/{channel_id}/messages")
+        with this error instead."""
+        error = DiscordError(status, code, message, errors)
+        self._scripted.setdefault(route, deque()).extend([error] * times)
+
+    def rate_limit(
+        self,
+        route: str,
+        retry_after: float = 0.05,
+        *,
+        is_global: bool = False,
+        scope: str = "user",
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests of ``route`` with a 429 (``retry_after`` seconds)."""
+        verdict = refusal(retry_after, is_global=is_global, scope=scope)
+        self._scripted.setdefault(route, deque()).extend([verdict] * times)
+
+    def calls_to(self, route: str) -> list[Call]:
+        """Recorded calls of one route template, e.g. ``"POST /channels/{channel_id}/typing"``."""
+        return [c for c in self.calls if c.route == route]
+
+    # ---- gateway
+
+    async def _send(self, ws: web.WebSocketResponse, payload: Json) -> None:
+        if self.record:
+            self.gateway_log.append(
+                GatewayEvent("out", payload["op"], payload.get("t"), payload.get("s"), payload["d"])
+            )
+        # plain text frames: discord.py only decompresses binary ones
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str(json.dumps(payload, separators=(",", ":")))
+
+    async def _close(self, ws: web.WebSocketResponse, reason: tuple[int, str]) -> None:
+        self.gateway_closes.append(reason)
+        await ws.close(code=reason[0], message=reason[1].encode())
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=16 * 1024 * 1024)
+        await ws.prepare(request)
+        self.gateway_connections += 1
+        self._sockets.add(ws)
+        session: Session | None = None
+        await self._send(
+            ws,
+            {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval}, "s": None, "t": None},
+        )
+        try:
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    await self._close(ws, CLOSE_DECODE_ERROR)
+                    break
+                try:
+                    payload = json.loads(frame.data)
+                    op = payload["op"]
+                except (ValueError, KeyError, TypeError):
+                    await self._close(ws, CLOSE_DECODE_ERROR)
+                    break
+                if self.record:
+                    self.gateway_log.append(GatewayEvent("in", op, None, None, payload.get("d")))
+                session = await self._on_frame(ws, session, op, payload.get("d"))
+                await self.notify()
+        finally:
+            self._sockets.discard(ws)
+            if session is not None and session.ws is ws:
+                session.ws = None
+            await self.notify()
+        return ws
+
+    async def _on_frame(
+        self, ws: web.WebSocketResponse, session: Session | None, op: int, d: Any
+    ) -> Session | None:
+        if op == 1:
+            self.heartbeats += 1
+            await self._send(ws, {"op": 11, "d": None, "s": None, "t": None})
+        elif op == 2:
+            if session is not None:
+                await self._close(ws, CLOSE_ALREADY_AUTHENTICATED)
+                return session
+            return await self._identify(ws, d or {})
+        elif op == 6:
+            return await self._resume(ws, d or {})
+        elif session is None and op not in (3, 4):
+            await self._close(ws, CLOSE_NOT_AUTHENTICATED)
+        elif op == 8 and session is not None:
+            await self._members_chunk(ws, session, d or {})
+        elif op not in (3, 4):
+            await self._close(ws, CLOSE_UNKNOWN_OPCODE)
+        return session
+
+    async def _identify(self, ws: web.WebSocketResponse, d: Json) -> Session | None:
+        self.identifies.append(d)
+        if d.get("token") != self.token:
+            await self._close(ws, CLOSE_AUTH_FAILED)
+            return None
+        intents = int(d.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
+            await self._close(ws, CLOSE_DISALLOWED_INTENTS)
+            return None
+        session = Session(secrets.token_hex(16), intents, d, ws=ws)
+        self.sessions[session.id] = session
+        await self._dispatch_to(session, "READY", self.ready_payload(session))
+        for guild_json in self.guild_payloads():
+            await self._dispatch_to(session, "GUILD_CREATE", guild_json)
+        session.ready = True
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, d: Json) -> Session | None:
+        session = self.sessions.get(d.get("session_id") or "")
+        if session is None or d.get("token") != self.token:
+            await self._send(ws, {"op": 9, "d": False, "s": None, "t": None})
+            return None
+        session.ws = ws
+        seq = int(d.get("seq") or 0)
+        for event in list(session.events):
+            if event["s"] > seq:
+                await self._send(ws, event)
+        await self._dispatch_to(session, "RESUMED", {})
+        return session
+
+    async def _members_chunk(self, ws: web.WebSocketResponse, session: Session, d: Json) -> None:
+        raise NotImplementedError  # provided by FakeDiscord
+
+    def ready_payload(self, session: Session) -> Json:
+        raise NotImplementedError
+
+    def guild_payloads(self) -> list[Json]:
+        raise NotImplementedError
+
+    def _visible(self, session: Session, t: str, d: Json) -> Json | None:
+        """What a session gets of a dispatch, by its intents (None: not sent)."""
+        if t not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+            return d
+        in_guild = "guild_id" in d
+        if not session.intents & (GUILD_MESSAGES if in_guild else DIRECT_MESSAGES):
+            return None
+        if session.intents & MESSAGE_CONTENT or not in_guild:
+            return d
+        author = (d.get("author") or {}).get("id")
+        mentioned = any(u["id"] == str(self.bot.id) for u in d.get("mentions", []))
+        if author == str(self.bot.id) or mentioned:
+            return d
+        return {**d, "content": "", "embeds": [], "attachments": [], "components": []}
+
+    async def _dispatch_to(self, session: Session, t: str, d: Json) -> None:
+        visible = self._visible(session, t, d)
+        if visible is None:
+            return
+        session.seq += 1
+        payload = {"op": 0, "t": t, "s": session.seq, "d": visible}
+        session.events.append(payload)
+        if session.ws is not None:
+            await self._send(session.ws, payload)
+
+    async def dispatch(self, t: str, d: Json) -> None:
+        """Send a dispatch (op 0) to every session; a disconnected one gets it on RESUME."""
+        for session in list(self.sessions.values()):
+            if session.ready or t in ("READY", "GUILD_CREATE"):
+                await self._dispatch_to(session, t, d)
+        await self.notify()
+
+    @property
+    def connected(self) -> list[Session]:
+        return [s for s in self.sessions.values() if s.ws is not None and s.ready]
+
+    async def close_gateway(self, code: int = 4000, reason: str = "Unknown error.") -> None:
+        """Close every gateway connection (4000 lets discord.py RESUME; 4009 forces IDENTIFY)."""
+        for session in list(self.sessions.values()):
+            if session.ws is not None:
+                ws, session.ws = session.ws, None
+                await self._close(ws, (code, reason))
+                if code in (4007, 4009):
+                    del self.sessions[session.id]
+
+    async def request_reconnect(self) -> None:
+        """Send op 7 RECONNECT on every connection (discord.py reconnects and resumes)."""
+        for session in list(self.sessions.values()):
+            if session.ws is not None:
+                await self._send(session.ws, {"op": 7, "d": None, "s": None, "t": None})
+
+    # ---- waiting
+
+    async def notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], Any],
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Any:
+        """Wait until ``predicate()`` is truthy (woken by every request and frame, no polling);
+        return its value."""
+        async with self._cond:
+            try:
+                await asyncio.wait_for(self._cond.wait_for(predicate), timeout)
+            except TimeoutError:
+                recent = ", ".join(f"{c.route}:{c.status}" for c in self.calls[-8:])
+                raise TimeoutError(
+                    f"condition not met within {timeout}s; last calls: {recent}"
+                ) from None
+        return predicate()
+
+    async def wait_until_ready(self, timeout: float = 5.0) -> Session:  # noqa: ASYNC109
+        """Wait for a gateway session that has had READY and its GUILD_CREATEs."""
+        sessions = await self.wait_for(lambda: self.connected, timeout)
+        return sessions[0]  # type: ignore[no-any-return]
