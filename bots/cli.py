@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from bots.console.session import ConsoleSession
+from bots.console.session import ConsoleSession, terminal_language
 from core.app import build_core
+from core.domain import Language
 from core.errors import ConfigError, InfrastructureError
 from core.logs import configure_logging
 from core.settings import Settings, load_settings
@@ -66,7 +67,7 @@ async def run_chat(settings: Settings, chat_name: str) -> None:
             interactive=interactive,
             user=getpass.getuser(),
         )
-        lang = core.config.default_language
+        lang = Language.from_code(terminal_language()) or core.config.default_language
         chain = core.config.models
         await session.run(core.translator(lang, "console.welcome", chat=chat_name, model=chain[0]))
 

@@ -11,7 +11,7 @@ from core.ports import Reply, SinkLimits
 class ConsoleSink:
     """Writes one answer to a text stream.
 
-    Interactive: the answer appears as it streams in, reasoning (when shown) dimmed above it.
+    Interactive: the answer appears as it streams in, reasoning (when shown) dimmed below it.
     Piped: each reply is printed once, complete, so scripts can read it line by line.
     """
 
@@ -41,11 +41,11 @@ class ConsoleSink:
         if self._printed:
             self._finish_stream(reply)
             return ()
-        if reply.reasoning:
-            self._write_reasoning(reply)
         if reply.notice:
             self._write(reply.notice + "\n")
         self._write(reply.text + "\n")
+        if reply.reasoning:
+            self._write_reasoning(reply)
         return ()
 
     def _finish_stream(self, reply: Reply) -> None:

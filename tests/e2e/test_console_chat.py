@@ -155,3 +155,4 @@ async def test_chinese_everywhere_after_lang_zh(
     assert "我会用中文" in run.out
     assert "上一条回答的思考过程" in run.out
     assert "[思考过程]\n二加二等于四\n[/思考过程]" in run.out
+    assert run.out.index("上一条回答的思考过程") < run.out.index("[思考过程]")
