@@ -13,6 +13,7 @@ class ErrorKind(StrEnum):
     MODERATION = "moderation"  # 403 (moderation or guardrail)
     CONTEXT_TOO_LONG = "context_too_long"
     RATE_LIMITED = "rate_limited"  # 429
+    DAILY_QUOTA = "daily_quota"  # 429 "free-models-per-day": the key's free requests for today
     UNAVAILABLE = "unavailable"  # 502/503/5xx, no provider
     TIMEOUT = "timeout"
     MALFORMED = "malformed"  # the response could not be understood
@@ -101,6 +102,25 @@ class ContextTooLongError(LLMError):
 
 class RateLimitedError(LLMError):
     kind = ErrorKind.RATE_LIMITED
+
+
+class DailyQuotaError(LLMError):
+    """The key's free-model requests for today are used up (resets at 00:00 UTC). Another free
+    model will not help, a paid one may: the chain moves on, the same model is not retried."""
+
+    kind = ErrorKind.DAILY_QUOTA
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, model=model, status=status, retryable=True, retry_after=retry_after
+        )
 
 
 class UpstreamUnavailableError(LLMError):

@@ -239,6 +239,10 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "The model is rate limited right now (free models allow only a few requests per minute). Please try again in a minute.",
         ZH: "模型当前被限流（免费模型每分钟只允许少量请求）。请一分钟后再试。",
     },
+    "error.daily_quota": {
+        EN: "Today's free-model requests for this bot's OpenRouter key are used up; they come back at 00:00 UTC. The operator can add credits (buying $10 raises the free quota to 1,000 requests a day), or you can switch to a paid model with /model.",
+        ZH: "本机器人的 OpenRouter 密钥今天的免费模型请求次数已用完，将在 UTC 0 点恢复。管理员可以充值（购买 10 美元额度后，免费配额提升到每天 1,000 次），你也可以用 /model 切换到付费模型。",
+    },
     "error.unavailable": {
         EN: "The model and its fallbacks are unavailable right now. Please try again shortly.",
         ZH: "模型及其备用模型暂时不可用。请稍后再试。",

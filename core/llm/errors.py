@@ -22,6 +22,7 @@ from core.errors import (
     AuthError,
     BadRequestError,
     ContextTooLongError,
+    DailyQuotaError,
     LLMError,
     LLMTimeoutError,
     MalformedResponseError,
@@ -62,6 +63,7 @@ _STATUSES: dict[int, type[LLMError]] = {
     422: BadRequestError,
     429: RateLimitedError,
 }
+_DAILY_QUOTA_WORDS = re.compile(r"per[- ]day", re.I)
 _CONTEXT_WORDS = re.compile(
     r"context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long", re.I
 )
@@ -106,6 +108,8 @@ def error_from_payload(
         kind = _by_status(status) if status is not None else UpstreamUnavailableError
     if kind is BadRequestError and _CONTEXT_WORDS.search(message):
         kind = ContextTooLongError
+    if kind is RateLimitedError and _DAILY_QUOTA_WORDS.search(message):
+        return DailyQuotaError(message, model=model, status=status, retry_after=retry_after)
     if kind is ModerationError:
         reasons = get_list(metadata, "reasons") or []
         texts = tuple(reason for reason in reasons if isinstance(reason, str))
@@ -148,7 +152,9 @@ def can_fall_back(error: LLMError) -> bool:
 
 def can_retry_model(error: LLMError) -> bool:
     """Whether the same model may answer later (after a pause)."""
-    return error.retryable and not isinstance(error, ModelNotFoundError | NoCreditsError)
+    return error.retryable and not isinstance(
+        error, ModelNotFoundError | NoCreditsError | DailyQuotaError
+    )
 
 
 def _build(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import LLMError, ModelNotFoundError, NoCreditsError
+from core.errors import DailyQuotaError, LLMError, ModelNotFoundError, NoCreditsError
 from core.llm.errors import can_fall_back, can_retry_model
 
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -67,7 +67,7 @@ class FallbackPlan:
         """The next step after ``chain[index]`` failed with ``error``; None = give up."""
         if not can_fall_back(error) or self._attempts >= self._max_attempts:
             return None
-        if isinstance(error, ModelNotFoundError | NoCreditsError):
+        if isinstance(error, ModelNotFoundError | NoCreditsError | DailyQuotaError):
             self._excluded.add(index)
         if can_retry_model(error):
             self._retryable = error

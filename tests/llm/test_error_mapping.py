@@ -12,6 +12,7 @@ from core.errors import (
     AuthError,
     BadRequestError,
     ContextTooLongError,
+    DailyQuotaError,
     ErrorKind,
     LLMError,
     LLMTimeoutError,
@@ -86,6 +87,22 @@ def test_context_length_from_error_type_or_message() -> None:
     assert isinstance(typed, ContextTooLongError)
     assert isinstance(worded, ContextTooLongError)
     assert not typed.retryable
+
+
+def test_the_free_daily_quota_is_its_own_error() -> None:
+    message = (
+        "Rate limit exceeded: free-models-per-day. "
+        "Add 10 credits to unlock 1000 free model requests per day"
+    )
+    error = response_error(429, {"code": 429, "message": message})
+    assert isinstance(error, DailyQuotaError)
+    assert error.kind is ErrorKind.DAILY_QUOTA
+    assert can_fall_back(error)  # a paid model further down the chain may still answer
+    assert not can_retry_model(error)  # waiting a few seconds does not bring it back
+    per_minute = response_error(
+        429, {"code": 429, "message": "Rate limit exceeded: free-models-per-min."}
+    )
+    assert type(per_minute) is RateLimitedError
 
 
 def test_402_is_retryable_only_on_free_models() -> None:

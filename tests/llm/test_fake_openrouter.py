@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.errors import ContextTooLongError, ModelNotFoundError, RateLimitedError
+from core.errors import ContextTooLongError, DailyQuotaError, ModelNotFoundError
 from tests.fakes.openrouter import ROUTED_FREE_MODEL, FakeOpenRouter, model_entry
 
 from .conftest import ClientFactory
@@ -112,7 +112,7 @@ async def test_free_limit_error_reaches_the_client(make_client: ClientFactory) -
     async with FakeOpenRouter(api_key=API_KEY, free_daily_limit=1) as fake:
         client = make_client(base_url=fake.base_url)
         completion_of(await collect(client, make_request(models=(CHAIN[0],))))
-        with pytest.raises(RateLimitedError) as caught:
+        with pytest.raises(DailyQuotaError) as caught:
             await collect(client, make_request(models=(CHAIN[0],)))
     assert caught.value.retry_after is not None  # from X-RateLimit-Reset (UTC midnight)
 

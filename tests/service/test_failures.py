@@ -170,3 +170,16 @@ async def test_the_queue_is_announced_when_the_wait_is_long(
     assert wait is not None
     assert 3 <= int(wait.group(1)) <= 60
     assert second.replies[1].text == "Echo: two"
+
+
+async def test_the_free_daily_quota_is_explained_and_a_paid_model_still_answers(
+    talk: Conversation, fake: FakeOpenRouter
+) -> None:
+    fake.free_daily_limit = 1
+    assert (await talk.send("first")).texts == ["Echo: first"]
+    sink = await talk.send("second")
+    assert "free-model requests" in sink.last.text
+    assert "00:00 UTC" in sink.last.text
+    assert "rate limited" not in sink.last.text
+    assert "now uses `openai/gpt-5`" in await talk.say("/model openai/gpt-5")
+    assert (await talk.send("third")).texts == ["Echo: third"]
