@@ -1,7 +1,7 @@
 """Every message the bot writes itself, in English and Chinese (Simplified).
 
-Messages are Markdown; placeholders use str.format names. A test checks that both languages
-have every key with the same placeholders.
+Messages are Markdown with str.format fields. A test checks that both languages
+have every key with the same fields.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Looks up catalogue messages and fills their placeholders."""
+"""Looks up catalogue messages and fills in their fields."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ class Translator:
     def known_keys(self) -> frozenset[str]:
         return frozenset(self._messages)
 
-    def placeholders(self, key: str, lang: Language) -> frozenset[str]:
+    def fields(self, key: str, lang: Language) -> frozenset[str]:
         fields = string.Formatter().parse(self._messages[key][lang])
         return frozenset(name for _, name, _, _ in fields if name)

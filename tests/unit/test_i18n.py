@@ -3,12 +3,12 @@ from core.errors import ErrorKind
 from core.i18n import Translator
 
 
-def test_every_message_exists_in_every_language_with_the_same_placeholders() -> None:
+def test_every_message_exists_in_every_language_with_the_same_fields() -> None:
     t = Translator()
     for key in t.known_keys():
-        english = t.placeholders(key, Language.EN)
+        english = t.fields(key, Language.EN)
         for lang in Language:
-            assert t.placeholders(key, lang) == english, key
+            assert t.fields(key, lang) == english, key
 
 
 def test_every_error_kind_has_a_message() -> None:
@@ -20,7 +20,7 @@ def test_every_error_kind_has_a_message() -> None:
 def test_chinese_messages_are_chinese() -> None:
     t = Translator()
     for key in t.known_keys():
-        zh = t(Language.ZH, key, **dict.fromkeys(t.placeholders(key, Language.ZH), "x"))
+        zh = t(Language.ZH, key, **dict.fromkeys(t.fields(key, Language.ZH), "x"))
         assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), key
 
 
