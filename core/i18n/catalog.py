@@ -187,7 +187,7 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
     },
     "stats.chat": {
         EN: (
-            "**This chat**: {requests} requests ({failed} failed), {total} tokens "
+            "**This chat**: requests {requests} ({failed} failed), tokens {total} "
             "({prompt} prompt, {completion} completion, {reasoning} reasoning), cost {cost}"
         ),
         ZH: (
@@ -196,7 +196,7 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         ),
     },
     "stats.by_model": {
-        EN: "- `{model}`: {requests} requests, {total} tokens, {cost}",
+        EN: "- `{model}`: requests {requests}, tokens {total}, cost {cost}",
         ZH: "- `{model}`：{requests} 次请求，{total} 个 token，{cost}",
     },
     "stats.key": {

@@ -78,7 +78,7 @@ async def test_stats_shows_the_last_request_this_chat_and_the_key(
     assert "`anthropic/claude-sonnet-4.5`" in stats
     assert "120 prompt + 80 completion (30 reasoning) = 200" in stats
     assert "$0.00123" in stats
-    assert "**This chat**: 1 requests (0 failed), 200 tokens" in stats
+    assert "**This chat**: requests 1 (0 failed), tokens 200" in stats
     assert "Free-model requests left today" in stats
 
 
@@ -90,7 +90,7 @@ async def test_stats_counts_failures_and_survives_a_dead_key_endpoint(
     await talk.send("hi")
     stats = await talk.say("/stats")
     assert "failed: auth" in stats
-    assert "1 requests (1 failed)" in stats
+    assert "requests 1 (1 failed)" in stats
     assert "key endpoint did not answer" in stats
 
 
