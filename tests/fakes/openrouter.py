@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import math
-import signal
 import socket
 import time
 from collections import deque
@@ -34,6 +32,8 @@ from typing import Any, TypeGuard
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.standalone import serve_until_signalled
 
 Json = dict[str, Any]
 ROUTERS = frozenset({"openrouter/free", "openrouter/auto"})
@@ -870,14 +870,7 @@ async def _serve(args: argparse.Namespace) -> None:
         free_daily_limit=0 if args.no_limits else args.free_daily,
         record=False,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    async with fake:
-        print(fake.base_url, flush=True)  # the one line callers read
-        await stop.wait()
+    await serve_until_signalled(fake, lambda f: f.base_url)  # the one line callers read
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import secrets
-import signal
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.standalone import serve_until_signalled
 
 from .limits import RateLimits
 from .model import (
@@ -910,15 +910,11 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     guild = fake.guild(args.guild)
     fake.text_channel(guild, "general")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    async with fake:
-        print(f"{fake.base_url}/api/v10", flush=True)  # the REST base (discord.http.Route.BASE)
-        print(fake.gateway_url, flush=True)  # DiscordWebSocket.DEFAULT_GATEWAY
-        await stop.wait()
+    await serve_until_signalled(
+        fake,
+        lambda f: f"{f.base_url}/api/v10",  # the REST base (discord.http.Route.BASE)
+        lambda f: f.gateway_url,  # DiscordWebSocket.DEFAULT_GATEWAY
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.standalone import serve_until_signalled
 
 from . import text as tx
 from .flood import FloodLimits
@@ -406,14 +406,7 @@ async def _serve(args: argparse.Namespace) -> None:
         flood=FloodLimits.off() if args.no_flood_limits else FloodLimits(),
         record=not args.no_record,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    async with fake:
-        print(fake.base_url, flush=True)  # the one line callers read
-        await stop.wait()
+    await serve_until_signalled(fake, lambda f: f.base_url)  # the one line callers read
 
 
 def main(argv: Sequence[str] | None = None) -> None:
