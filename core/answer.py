@@ -78,9 +78,10 @@ class Answerer:
             context_length, self._config.answer_max_tokens, self._config.context_max_tokens
         )
 
-    async def answer(self, turn: Turn, *, show_reasoning: bool) -> None:
+    async def answer(self, turn: Turn, *, budget: int, show_reasoning: bool) -> None:
+        """Answer ``turn`` with a prompt of at most ``budget`` tokens (see prompt_budget)."""
         chain = self._config.chain_for(turn.chat.settings)
-        window = await self._window(turn)
+        window = await self._window(turn, budget)
         request = LLMRequest(
             models=chain,
             messages=window.turns,
@@ -97,8 +98,7 @@ class Answerer:
             return
         await self._finish(turn, outcome, show_reasoning)
 
-    async def _window(self, turn: Turn) -> PromptWindow:
-        budget = await self.prompt_budget(turn.chat)
+    async def _window(self, turn: Turn, budget: int) -> PromptWindow:
         history = await self._store.recent_messages(
             turn.chat.conversation_id, limit=self._config.context_max_messages
         )

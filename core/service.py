@@ -99,7 +99,8 @@ class ChatService:
         *,
         show: bool,
     ) -> None:
-        rejection = await self._rejection(chat, lang, text)
+        budget = await self._answerer.prompt_budget(chat)
+        rejection = self._rejection(chat, lang, text, budget)
         stored = await self._store_user(message, chat, text, in_context=rejection is None)
         if stored is None:
             log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
@@ -108,17 +109,19 @@ class ChatService:
             await sink.deliver(Reply(rejection, is_error=True))
             return
         turn = Turn(message, chat, lang, sink, stored)
-        await self._answerer.answer(turn, show_reasoning=show or chat.settings.show_reasoning)
+        await self._answerer.answer(
+            turn, budget=budget, show_reasoning=show or chat.settings.show_reasoning
+        )
 
-    async def _rejection(self, chat: ChatState, lang: Language, text: str) -> str | None:
-        """Why this text can't go to the model, in the user's language, or None."""
+    def _rejection(self, chat: ChatState, lang: Language, text: str, budget: int) -> str | None:
+        """Why this text can't go to the model (``budget``: prompt tokens it may use), in the
+        user's language, or None."""
         if not text:
             return self._t(lang, "empty_message")
         if len(text) > self._config.max_input_chars:
             return self._t(
                 lang, "input_too_many_chars", chars=len(text), limit=self._config.max_input_chars
             )
-        budget = await self._answerer.prompt_budget(chat)
         system = chat.settings.system_prompt
         needed = estimate_message_tokens(text) + (estimate_message_tokens(system) if system else 0)
         if needed > budget:
