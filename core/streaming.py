@@ -8,12 +8,28 @@ delivers it as soon as the answer is complete.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from core.ports import Clock, FloodWait, ReplySink
 
 log = logging.getLogger("chatrelay.streaming")
+
+
+async def finish(task: asyncio.Task[None], *, cancel: bool) -> None:
+    """Wait for a helper task to end, cancelling it first if asked.
+
+    Its own cancellation is expected and absorbed; a cancellation of the caller (a timeout, a
+    shutdown) is passed on, never swallowed.
+    """
+    if cancel:
+        task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            task.cancel()
+            raise
 
 
 class DraftRelay:
@@ -46,12 +62,8 @@ class DraftRelay:
         """Stop drafting. A draft already on its way is allowed to land (so the sink knows
         which platform message it created); a pending wait is cancelled."""
         self._closed = True
-        if self._task is None:
-            return
-        if not self._sending:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._task is not None:
+            await finish(self._task, cancel=not self._sending)
 
     async def _run(self) -> None:
         while not self._closed:
@@ -94,9 +106,7 @@ class TypingPulse:
         self._task = asyncio.create_task(self._run(), name="typing-pulse")
 
     async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await finish(self._task, cancel=True)
 
     async def _run(self) -> None:
         interval = self._sink.limits.typing_interval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.domain import Author, ChatRef
+from core.ports import SinkLimits
 from tests.fakes.openrouter import Answer, FakeOpenRouter
 from tests.service.conftest import Conversation, CoreFactory
 from tests.support.sinks import RecordingSink
@@ -128,9 +129,14 @@ async def test_think_tags_never_reach_the_answer(talk: Conversation, fake: FakeO
     assert "hidden musing" in (talk.sinks[-1].last.reasoning or "")
 
 
-async def test_a_slow_sink_does_not_lose_any_text(talk: Conversation, fake: FakeOpenRouter) -> None:
+async def test_a_throttled_flooded_sink_still_gets_the_whole_answer_at_once(
+    talk: Conversation, fake: FakeOpenRouter
+) -> None:
     long_answer = [f"part {i} " * 20 for i in range(40)]
-    fake.enqueue(Answer(content=long_answer))
-    sink = RecordingSink()
-    await talk.core.service.handle(talk.message("long please"), sink)
-    assert sink.texts == ["".join(long_answer)]
+    fake.enqueue(Answer(content=long_answer, chunk_delay=0.005))
+    # drafts at most every 30 s, and the platform refuses the first one for 600 s
+    sink = RecordingSink(SinkLimits(min_draft_interval=30.0), flood_waits=[600.0])
+    async with asyncio.timeout(3):  # waiting out the flood pause would take 6 s (clock x100)
+        await talk.core.service.handle(talk.message("long please"), sink)
+    assert sink.texts == ["".join(long_answer)]  # complete, not held back by the throttle
+    assert len(sink.drafts) <= 1  # intermediate updates were skipped, not queued

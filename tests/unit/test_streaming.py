@@ -1,8 +1,10 @@
 import asyncio
 
+import pytest
+
 from core.ports import SinkLimits
 from core.streaming import DraftRelay, TypingPulse
-from tests.support.clock import FakeClock
+from tests.support.clock import FakeClock, ScaledClock
 from tests.support.sinks import RecordingSink
 
 
@@ -69,3 +71,40 @@ async def test_typing_is_repeated_at_the_sink_interval_until_stopped() -> None:
     await pulse.stop()
     assert sink.typing >= 2
     assert set(clock.sleeps) == {4.0}
+
+
+class HangingSink(RecordingSink):
+    """A platform that never answers a draft (a stuck connection)."""
+
+    async def show_draft(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_cancelling_the_caller_while_it_closes_the_relay_is_not_swallowed() -> None:
+    relay = DraftRelay(HangingSink(), FakeClock())
+    relay.update("x")
+    await settle()  # the draft is now in flight, so close() waits for it to land
+
+    closing = asyncio.create_task(relay.close())
+    await settle()
+    assert not closing.done()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await settle()
+    assert not relay.active  # the stuck draft was cancelled along with the caller
+
+
+async def test_stopping_typing_from_a_cancelled_caller_is_not_swallowed() -> None:
+    pulse = TypingPulse(RecordingSink(SinkLimits(typing_interval=3600.0)), ScaledClock(speed=1.0))
+
+    async def stop_it() -> None:
+        await pulse.stop()
+        await asyncio.sleep(3600)  # reached only if the caller's cancellation was swallowed
+
+    stopping = asyncio.create_task(stop_it())
+    await asyncio.sleep(0)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(2):  # a swallowed cancellation would end in TimeoutError
+            await stopping
