@@ -279,4 +279,43 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "Reasoning",
         ZH: "思考过程",
     },
+    "access.denied": {
+        EN: "Sorry, this bot is private and you are not on its list. Ask its owner to add you.",
+        ZH: "抱歉，这是一个私人机器人，你不在允许名单中。请联系它的主人把你加进来。",
+    },
+    "access.admin_only": {
+        EN: "Only the bot's admins can change /{name} in a group.",
+        ZH: "在群组中只有机器人管理员可以修改 /{name}。",
+    },
+    "input.unsupported": {
+        EN: "I can't read {what}. I read text messages, and photos with a caption when the "
+        "model can see images. Please write your question as text.",
+        ZH: "我无法读取{what}。我能读取文字消息；当模型支持图片时，也能读取带说明的照片。"
+        "请用文字发送你的问题。",
+    },
+    "input.kind.sticker": {EN: "stickers", ZH: "贴纸"},
+    "input.kind.voice": {EN: "voice messages", ZH: "语音消息"},
+    "input.kind.audio": {EN: "audio files", ZH: "音频文件"},
+    "input.kind.video": {EN: "videos", ZH: "视频"},
+    "input.kind.document": {EN: "files", ZH: "文件"},
+    "input.kind.location": {EN: "locations", ZH: "位置"},
+    "input.kind.contact": {EN: "contacts", ZH: "联系人"},
+    "input.kind.poll": {EN: "polls", ZH: "投票"},
+    "input.kind.other": {EN: "this kind of message", ZH: "这类消息"},
+    "input.image_unsupported": {
+        EN: "The model `{model}` can't see images. Describe the picture in words, or switch "
+        "to a model that accepts images with /model.",
+        ZH: "模型 `{model}` 无法识别图片。请用文字描述图片内容，或用 /model 切换到支持图片的模型。",
+    },
+    "input.image_too_large": {
+        EN: "That image is too large for me to read ({size} MB; the limit is {limit} MB).",
+        ZH: "这张图片太大，我无法读取（{size} MB；上限为 {limit} MB）。",
+    },
+    "menu.think": {EN: "Show the reasoning behind the last answer", ZH: "查看上一条回答的思考过程"},
+    "menu.stats": {EN: "Usage and cost", ZH: "用量和费用"},
+    "menu.new": {EN: "Start a fresh conversation", ZH: "开始新的对话"},
+    "menu.model": {EN: "Show or switch the model", ZH: "查看或切换模型"},
+    "menu.system": {EN: "Show or set the system prompt", ZH: "查看或设置系统提示词"},
+    "menu.lang": {EN: "Language of the bot's messages (en/zh)", ZH: "机器人消息的语言（en/zh）"},
+    "menu.help": {EN: "What I can do", ZH: "我能做什么"},
 }
