@@ -7,23 +7,28 @@ import asyncio
 import getpass
 import io
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from bots.console.session import ConsoleSession, terminal_language
+from bots.telegram.app import TelegramBot
+from bots.telegram.settings import load_telegram_settings
 from core.app import build_core
+from core.clock import SystemClock
 from core.domain import Language
 from core.errors import ConfigError, InfrastructureError
-from core.logs import configure_logging
+from core.logs import configure_logging, redact
 from core.settings import Settings, load_settings
 from core.storage.migrate import upgrade_to_head
 
 log = logging.getLogger("chatrelay.cli")
 
 NO_PLATFORM = (
-    "No chat platform is configured, and this version of chatrelay has no Telegram or Discord "
-    "adapter yet.\nTalk to the bot in this terminal instead:  chatrelay chat"
+    "No chat platform is configured: set TELEGRAM_BOT_TOKEN (from @BotFather) in .env or the "
+    "environment.\nOr talk to the bot in this terminal:  chatrelay chat"
 )
 
 
@@ -50,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--chat", default="default", help="conversation name (default: default)")
     chat.add_argument("--verbose", action="store_true", help="show INFO logs on stderr")
-    commands.add_parser("run", help="start every chat platform whose token is configured")
+    commands.add_parser(
+        "run",
+        help="start every chat platform whose token is configured (TELEGRAM_BOT_TOKEN)",
+        description="Run the bot on Telegram (long polling, or a webhook when "
+        "TELEGRAM_WEBHOOK_URL is set) until SIGTERM or Ctrl-C. Migrates the database first.",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date and exit")
     return parser
 
@@ -73,10 +83,35 @@ async def run_chat(settings: Settings, chat_name: str) -> None:
 
 
 async def run_platforms(settings: Settings) -> int:
+    telegram = load_telegram_settings()
+    if not telegram.enabled:
+        print(NO_PLATFORM, file=sys.stderr)
+        return 2
     settings.require_api_key()
-    await upgrade_to_head(settings.database_url)
-    print(NO_PLATFORM, file=sys.stderr)
-    return 2
+    redact(telegram.token)
+    clock = SystemClock()
+    async with build_core(settings, clock=clock) as core:
+        bot = TelegramBot(telegram, core, clock)
+        await bot.start()
+        try:
+            await stop_requested()
+            log.info("stopping")
+        finally:
+            await bot.stop()
+    return 0
+
+
+async def stop_requested() -> None:
+    """Wait for SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 def prepare_streams() -> None:
@@ -89,6 +124,9 @@ def prepare_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # python-telegram-bot: opt in to v23's timedelta RetryAfter now, or every flood-control 429
+    # logs a deprecation warning.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     prepare_streams()
     try:
         settings = load_settings()

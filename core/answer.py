@@ -78,9 +78,20 @@ class Answerer:
             context_length, self._config.answer_max_tokens, self._config.context_max_tokens
         )
 
-    async def answer(self, turn: Turn, *, budget: int, show_reasoning: bool) -> None:
-        """Answer ``turn`` with a prompt of at most ``budget`` tokens (see prompt_budget)."""
-        chain = self._config.chain_for(turn.chat.settings)
+    async def answer(
+        self,
+        turn: Turn,
+        *,
+        budget: int,
+        show_reasoning: bool,
+        chain: tuple[str, ...] | None = None,
+    ) -> None:
+        """Answer ``turn`` with a prompt of at most ``budget`` tokens (see prompt_budget).
+
+        ``chain``: the models to try, when not the chat's usual chain (e.g. only those that see
+        images); the message's images go with its turn.
+        """
+        chain = chain or self._config.chain_for(turn.chat.settings)
         window = await self._window(turn, budget)
         request = LLMRequest(
             models=chain,
@@ -103,7 +114,11 @@ class Answerer:
             turn.chat.conversation_id, limit=self._config.context_max_messages
         )
         window = build_window(
-            turn.chat.settings.system_prompt, history, budget, shared=turn.incoming.shared
+            turn.chat.settings.system_prompt,
+            history,
+            budget,
+            shared=turn.incoming.shared,
+            images=[image.data_url() for image in turn.incoming.images],
         )
         if window.dropped_turns:
             log.debug("older turns left out of the window", extra={"dropped": window.dropped_turns})

@@ -18,6 +18,7 @@ class ServiceConfig:
     max_input_chars: int
     default_language: Language
     queue_notice_seconds: float
+    max_image_bytes: int = 10 * 1024 * 1024  # larger pictures are refused, not sent
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceConfig:

@@ -2,15 +2,21 @@
 
 Pure functions over already-loaded rows; loading is one indexed query with a LIMIT (see
 ChatStore.recent_messages), so the cost does not grow with the stored history.
+
+Images are never stored: a user turn that had pictures is stored as its caption behind one
+``[image]`` marker per picture, so later turns know a picture was there. Only the message being
+answered carries its pictures to the model (``build_window(images=...)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.domain import PromptTurn, StoredMessage
-from core.tokens import estimate_message_tokens
+from core.tokens import estimate_image_tokens, estimate_message_tokens
+
+IMAGE_MARKER = "[image]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,11 @@ def speaker_line(author_name: str | None, content: str) -> str:
     return f"{author_name}: {content}" if author_name else content
 
 
+def with_image_markers(text: str, count: int) -> str:
+    """The stored text of a message with ``count`` pictures: ``"[image] caption"``."""
+    return " ".join([IMAGE_MARKER] * count + ([text] if text else []))
+
+
 def to_prompt_turn(message: StoredMessage, shared: bool) -> PromptTurn:
     if message.role == "assistant":
         return PromptTurn("assistant", message.content, message.reasoning_details)
@@ -45,12 +56,16 @@ def build_window(
     budget: int,
     *,
     shared: bool = False,
+    images: Sequence[str] = (),
 ) -> PromptWindow:
     """Take the newest turns that fit ``budget`` (system prompt included), oldest first.
 
-    The window never starts with an assistant turn: several providers reject that.
+    The window never starts with an assistant turn: several providers reject that. ``images``
+    (``data:`` URLs) go with the newest user turn, the message being answered, and count
+    ``IMAGE_TOKENS`` each.
     """
     used = estimate_message_tokens(system_prompt) if system_prompt else 0
+    used += estimate_image_tokens(len(images))
     chosen: list[StoredMessage] = []
     for message in newest_first:
         if used + message.token_estimate > budget:
@@ -60,5 +75,13 @@ def build_window(
     while chosen and chosen[-1].role == "assistant":
         used -= chosen.pop().token_estimate
     head = (PromptTurn("system", system_prompt),) if system_prompt else ()
-    turns = tuple(to_prompt_turn(message, shared) for message in reversed(chosen))
-    return PromptWindow(head + turns, used, len(newest_first) - len(chosen))
+    turns = [to_prompt_turn(message, shared) for message in reversed(chosen)]
+    if images:
+        newest_user = next(
+            (i for i in reversed(range(len(turns))) if turns[i].role == "user"), None
+        )
+        if newest_user is None:
+            used -= estimate_image_tokens(len(images))
+        else:
+            turns[newest_user] = replace(turns[newest_user], images=tuple(images))
+    return PromptWindow(head + tuple(turns), used, len(newest_first) - len(chosen))

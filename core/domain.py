@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,12 +52,27 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInput:
+    """A picture the user sent (already downloaded by the adapter), e.g. a photo."""
+
+    data: bytes
+    mime_type: str  # "image/jpeg", "image/png", ...
+
+    def data_url(self) -> str:
+        """The image as a ``data:`` URL, the way OpenRouter takes inline images."""
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return f"data:{self.mime_type or 'image/jpeg'};base64,{encoded}"
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """One message from a user, as an adapter hands it to the core.
 
     ``message_id`` is the platform's own id: a second delivery with the same id is answered once.
     ``shared`` marks a chat with several people (groups, server channels): user turns are then
-    prefixed with the speaker's name so the model knows who said what.
+    prefixed with the speaker's name so the model knows who said what. ``images`` are pictures
+    sent with the message (``text`` is then the caption and may be empty); they go to the model
+    with this message only and are never stored.
     """
 
     chat: ChatRef
@@ -64,6 +80,7 @@ class IncomingMessage:
     text: str
     message_id: str
     shared: bool = False
+    images: tuple[ImageInput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +211,13 @@ class ReasoningConfig:
 
 @dataclass(frozen=True, slots=True)
 class PromptTurn:
-    """One message of the prompt sent to the model."""
+    """One message of the prompt sent to the model. ``images`` (``data:`` URLs) are sent with
+    the text as content parts; only the current user turn carries them."""
 
     role: Role
     content: str
     reasoning_details: list[JsonValue] | None = None
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,3 +52,27 @@ def configure_logging(level: str, fmt: str, stream: TextIO = sys.stderr) -> None
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class Redactor(logging.Filter):
+    """Replaces secrets (tokens that may appear in a URL or an error) in every record."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self._secrets = tuple(secret for secret in secrets if len(secret) >= 8)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in self._secrets:
+            redacted = redacted.replace(secret, "<redacted>")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact(*secrets: str) -> None:
+    """Never let these strings reach the log output, whoever logs them."""
+    redactor = Redactor(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)

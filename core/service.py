@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from core.answer import Answerer, Turn
 from core.commands import Command, Commands, parse_command
 from core.config import ServiceConfig
-from core.context import speaker_line
-from core.domain import ChatState, IncomingMessage, Language, NewUserMessage
+from core.context import speaker_line, with_image_markers
+from core.domain import (
+    ChatSettings,
+    ChatState,
+    ImageInput,
+    IncomingMessage,
+    Language,
+    NewUserMessage,
+)
+from core.errors import LLMError
 from core.i18n import Translator
 from core.ports import ChatSerializer, ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
 from core.text import clean_text
-from core.tokens import estimate_message_tokens
+from core.tokens import estimate_image_tokens, estimate_message_tokens
 
 log = logging.getLogger("chatrelay.service")
 
@@ -23,6 +32,11 @@ class ChatService:
     Messages of one chat are handled one at a time in arrival order (``serializer``); different
     chats run concurrently. The user's message is stored before the model is called, and a
     second delivery of the same platform message id is answered once.
+
+    A message with images is never a command; its caption may be empty. The images go to the
+    model with that message only (history keeps the caption behind an ``[image]`` marker), and
+    only to models of the chain that see images; when the chat's own model does not, or an
+    image is larger than ``max_image_bytes``, the message is refused without calling a model.
     """
 
     def __init__(
@@ -40,6 +54,7 @@ class ChatService:
         self._serializer = serializer
         self._t = translator
         self._config = config
+        self._models = models
         self._answerer = Answerer(
             store=store, llm=llm, models=models, translator=translator, clock=clock, config=config
         )
@@ -57,6 +72,25 @@ class ChatService:
                 log.exception("message handling failed", extra={"chat": str(message.chat)})
                 await sink.deliver(Reply(self._t(lang, "error.internal"), is_error=True))
 
+    async def tell(
+        self,
+        message: IncomingMessage,
+        sink: ReplySink,
+        key: str,
+        *,
+        what: str | None = None,
+        **params: object,
+    ) -> None:
+        """Answer ``message`` with one of the bot's own messages instead of the model (an input
+        the bot can't read, a command the user may not run), in the chat's language, in order
+        with the chat's other messages. ``what`` names an input kind (``input.kind.<what>``)."""
+        async with self._serializer.hold(message.chat):
+            chat = await self._store.load_chat(message.chat)
+            lang = self.language_for(chat, message)
+            if what is not None:
+                params["what"] = self._t(lang, f"input.kind.{what}")
+            await sink.deliver(Reply(self._t(lang, key, **params), is_error=True))
+
     def language_for(self, chat: ChatState, message: IncomingMessage) -> Language:
         return (
             chat.settings.language
@@ -68,6 +102,9 @@ class ChatService:
         self, message: IncomingMessage, chat: ChatState, lang: Language, sink: ReplySink
     ) -> None:
         text = clean_text(message.text).strip()
+        if message.images:  # a picture's caption is never a command
+            await self._converse(message, chat, lang, sink, text, show=False)
+            return
         command = parse_command(text)
         question = command.asks_with_reasoning() if command else None
         if command is not None and question is None:
@@ -100,7 +137,10 @@ class ChatService:
         show: bool,
     ) -> None:
         budget = await self._answerer.prompt_budget(chat)
-        rejection = self._rejection(chat, lang, text, budget)
+        images = message.images
+        chain = await self._image_chain(chat.settings) if images else None
+        rejection = self._rejection(chat, lang, text, budget, images=images, chain=chain)
+        text = with_image_markers(text, len(images))
         stored = await self._store_user(message, chat, text, in_context=rejection is None)
         if stored is None:
             log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
@@ -110,22 +150,73 @@ class ChatService:
             return
         turn = Turn(message, chat, lang, sink, stored)
         await self._answerer.answer(
-            turn, budget=budget, show_reasoning=show or chat.settings.show_reasoning
+            turn, budget=budget, show_reasoning=show or chat.settings.show_reasoning, chain=chain
         )
 
-    def _rejection(self, chat: ChatState, lang: Language, text: str, budget: int) -> str | None:
-        """Why this text can't go to the model (``budget``: prompt tokens it may use), in the
-        user's language, or None."""
-        if not text:
+    async def _image_chain(self, settings: ChatSettings) -> tuple[str, ...]:
+        """The chat's chain without the models that can't see images, per the model list; empty
+        when the chat's own model can't. The whole chain when the list can't be loaded."""
+        chain = self._config.chain_for(settings)
+        try:
+            infos = [await self._models.find(model) for model in chain]
+        except LLMError:
+            log.warning("model list unavailable; the image goes to the chain as it is")
+            return chain
+        seeing = tuple(
+            model
+            for model, info in zip(chain, infos, strict=True)
+            if info is not None and "image" in info.input_modalities
+        )
+        return seeing if seeing[:1] == chain[:1] else ()
+
+    def _rejection(
+        self,
+        chat: ChatState,
+        lang: Language,
+        text: str,
+        budget: int,
+        *,
+        images: tuple[ImageInput, ...] = (),
+        chain: tuple[str, ...] | None = None,
+    ) -> str | None:
+        """Why this message can't go to the model (``budget``: prompt tokens it may use;
+        ``chain``: the models that see its images), in the user's language, or None."""
+        if not text and not images:
             return self._t(lang, "empty_message")
         if len(text) > self._config.max_input_chars:
             return self._t(
                 lang, "input_too_many_chars", chars=len(text), limit=self._config.max_input_chars
             )
+        if images:
+            refusal = self._image_rejection(chat, lang, images, chain)
+            if refusal is not None:
+                return refusal
         system = chat.settings.system_prompt
-        needed = estimate_message_tokens(text) + (estimate_message_tokens(system) if system else 0)
+        needed = (
+            estimate_message_tokens(with_image_markers(text, len(images)))
+            + estimate_image_tokens(len(images))
+            + (estimate_message_tokens(system) if system else 0)
+        )
         if needed > budget:
             return self._t(lang, "input_too_long", tokens=needed, limit=budget)
+        return None
+
+    def _image_rejection(
+        self,
+        chat: ChatState,
+        lang: Language,
+        images: tuple[ImageInput, ...],
+        chain: tuple[str, ...] | None,
+    ) -> str | None:
+        limit = self._config.max_image_bytes
+        largest = max(len(image.data) for image in images)
+        if largest > limit:
+            return self._t(
+                lang, "input.image_too_large", size=_megabytes(largest), limit=_megabytes(limit)
+            )
+        if not chain:
+            model = self._config.chain_for(chat.settings)[0]
+            return self._t(lang, "input.image_unsupported", model=model)
         return None
 
     async def _store_user(
@@ -152,3 +243,10 @@ class ChatService:
                 is_command=command,
             )
         )
+
+
+def _megabytes(size: int) -> str:
+    """Bytes as MiB with one decimal at most, rounded up so that a size just over a limit never
+    reads as the limit itself: ``10485760`` -> ``"10"``, ``10485761`` -> ``"10.1"``."""
+    tenths = math.ceil(size * 10 / (1024 * 1024))
+    return f"{tenths // 10}.{tenths % 10}".removesuffix(".0")

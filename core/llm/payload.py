@@ -3,7 +3,9 @@
 Reasoning: enabled -> ``{"enabled": true}`` plus ``effort`` and ``exclude`` when set; disabled (or
 effort ``"none"``) -> ``{"effort": "none"}``, the documented way to switch it off. (Models whose
 reasoning is mandatory reject that with a 400.) Assistant turns carry their ``reasoning_details``
-exactly as stored, as OpenRouter requires for multi-turn reasoning.
+exactly as stored, as OpenRouter requires for multi-turn reasoning. A turn with images is sent
+as OpenAI-style content parts (the text part first, left out when empty, then one ``image_url``
+part per image); every other turn keeps a plain string ``content``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ def reasoning_field(config: ReasoningConfig) -> JsonObject:
 
 
 def _message(turn: PromptTurn) -> JsonValue:
-    message: JsonObject = {"role": turn.role, "content": turn.content}
+    message: JsonObject = {"role": turn.role, "content": _content(turn)}
     if turn.role == "assistant" and turn.reasoning_details:
         message["reasoning_details"] = turn.reasoning_details
     return message
+
+
+def _content(turn: PromptTurn) -> JsonValue:
+    if not turn.images:
+        return turn.content
+    parts: list[JsonValue] = []
+    if turn.content:
+        parts.append({"type": "text", "text": turn.content})
+    parts.extend({"type": "image_url", "image_url": {"url": url}} for url in turn.images)
+    return parts

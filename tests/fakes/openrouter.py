@@ -9,7 +9,12 @@ Queued scenarios (FIFO) answer the next chat request whole, whatever it asks for
 server routes like OpenRouter: ``model`` then the rest of ``models``; a model fails when it is
 unknown, its prompt is too long, a free-model limit is hit or its standing behaviour is an
 ErrorReply; any failure tries the next model; the last error is returned when all fail. The model
-that serves is reported in ``model``. Standalone (prints its base URL, serves until stopped):
+that serves is reported in ``model``. A message's ``content`` may be a string or an array of
+OpenAI-style parts (``text`` and ``image_url``); a request with images is refused by a model whose
+``architecture.input_modalities`` lacks "image", as OpenRouter does (404 "No endpoints found that
+support image input"). ``RecordedRequest.image_urls`` lists the images a request carried.
+
+Standalone (prints its base URL, serves until stopped):
 
     python -m tests.fakes.openrouter --port 8765 [--delay 0.01] [--chunks 8] [--no-limits]
 """
@@ -41,6 +46,7 @@ ROUTED_FREE_MODEL = "meta-llama/llama-3.3-70b-instruct:free"
 DEFAULT_CONTEXT = 262144
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 DONE = b"data: [DONE]\n\n"
+MAX_BODY_BYTES = 64 * 1024 * 1024  # inline base64 images make big bodies (aiohttp's default: 1 MiB)
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -152,6 +158,11 @@ class ErrorReply:
         return cls(429, text, error_type="rate_limit_exceeded", retry_after=retry_after)
 
     @classmethod
+    def no_image_input(cls) -> ErrorReply:
+        """What OpenRouter answers when the model's endpoints can't take image input."""
+        return cls(404, "No endpoints found that support image input")
+
+    @classmethod
     def bad_gateway(cls) -> ErrorReply:
         return cls(502, "Provider returned error", error_type="provider_unavailable")
 
@@ -214,6 +225,12 @@ class RecordedRequest:
     path: str
     headers: CIMultiDict[str]
     body: Any
+
+    @property
+    def image_urls(self) -> list[str]:
+        """The ``image_url`` URLs of every message, in order."""
+        messages = self.body.get("messages") if isinstance(self.body, dict) else None
+        return _image_urls(messages if isinstance(messages, list) else [])
 
 
 def _availability(
@@ -373,7 +390,7 @@ class FakeOpenRouter:
     # ---- lifecycle
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post("/api/v1/chat/completions", self._chat)
         app.router.add_get("/api/v1/models", self._models)
         app.router.add_get("/api/v1/key", self._key)
@@ -451,6 +468,9 @@ class FakeOpenRouter:
             return denied
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error_response(ErrorReply(400, "Invalid request: messages is required"))
+        malformed = _content_problem(body["messages"])
+        if malformed is not None:
+            return _error_response(ErrorReply(400, f"Invalid request: {malformed}"))
         candidates = _candidates(body)
         if not candidates:
             return _error_response(ErrorReply(400, "No models provided"))
@@ -500,6 +520,8 @@ class FakeOpenRouter:
         behaviour = self._behaviours.get(model)
         if isinstance(behaviour, ErrorReply):
             return behaviour
+        if _image_urls(body["messages"]) and "image" not in _input_modalities(entry):
+            return ErrorReply.no_image_input()
         wanted = _estimate_tokens(prompt_text) + int(body.get("max_tokens") or 0)
         if wanted > int(entry.get("context_length") or DEFAULT_CONTEXT):
             return ErrorReply.context_length(entry["context_length"], wanted)
@@ -688,12 +710,54 @@ def _prompt_text(messages: list[Any]) -> tuple[str, str]:
             continue
         content = message.get("content")
         if isinstance(content, list):
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            content = " ".join(
+                p["text"]
+                for p in content
+                if isinstance(p, dict)
+                and p.get("type") == "text"
+                and isinstance(p.get("text"), str)
+            )
         text = content if isinstance(content, str) else ""
         texts.append(text)
         if message.get("role") == "user":
             last_user = text
     return "\n".join(texts), last_user
+
+
+def _content_problem(messages: list[Any]) -> str | None:
+    """What is wrong with the messages' ``content`` values, or None (strings or part arrays)."""
+    for number, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is None or isinstance(content, str):  # None: an assistant turn with tool calls
+            continue
+        if not isinstance(content, list) or not content:
+            return f"messages[{number}].content must be a string or a non-empty array"
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            image = part.get("image_url") if kind == "image_url" else None
+            url = image.get("url") if isinstance(image, dict) else None
+            if isinstance(url, str) and url.startswith(("data:image/", "https://", "http://")):
+                continue
+            return f"messages[{number}].content has an invalid part: {str(part)[:80]}"
+    return None
+
+
+def _image_urls(messages: list[Any]) -> list[str]:
+    urls: list[str] = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            image = part.get("image_url") if isinstance(part, dict) else None
+            if isinstance(image, dict) and isinstance(image.get("url"), str):
+                urls.append(image["url"])
+    return urls
+
+
+def _input_modalities(entry: Json) -> list[str]:
+    architecture = entry.get("architecture") or {}
+    return list(architecture.get("input_modalities") or ["text"])
 
 
 def _estimate_tokens(text: str) -> int:

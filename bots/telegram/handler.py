@@ -1,0 +1,184 @@
+"""One Telegram message in, through the core, answer out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bots.telegram.inbound import (
+    BotIdentity,
+    Content,
+    addressing,
+    author_of,
+    chat_ref,
+    content_of,
+    destination,
+    is_shared,
+    party_of_chat,
+    party_of_user,
+)
+from bots.telegram.refusals import RecentRefusals
+from bots.telegram.render import Renderer
+from bots.telegram.sink import StreamMode, TelegramSink
+from bots.telegram.updates import SplitMessages
+from core.access import AccessPolicy
+from core.commands import parse_command
+from core.domain import ImageInput, IncomingMessage, Language
+from core.i18n import Translator
+from core.ports import Clock, Reply
+from core.service import ChatService
+
+log = logging.getLogger("chatrelay.telegram")
+
+SETTINGS_COMMANDS = frozenset({"model", "system", "lang"})
+PHOTO_MAX_SIDE = 2048  # the largest photo size at most this wide/high is sent to the model
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingOptions:
+    drafts: bool = True
+    private_interval: float = 1.5
+    group_interval: float = 3.0
+
+
+class TelegramHandler:
+    """PTB callback for every message update. Decides whether the bot is addressed, checks
+    access, turns the message into an ``IncomingMessage`` and hands it to the core with a
+    ``TelegramSink`` for the answer."""
+
+    def __init__(
+        self,
+        *,
+        service: ChatService,
+        translator: Translator,
+        default_language: Language,
+        access: AccessPolicy,
+        renderer: Renderer,
+        clock: Clock,
+        splits: SplitMessages,
+        streaming: StreamingOptions,
+        refusals: RecentRefusals,
+    ) -> None:
+        self._service = service
+        self._t = translator
+        self._default_language = default_language
+        self._access = access
+        self._renderer = renderer
+        self._clock = clock
+        self._splits = splits
+        self._streaming = streaming
+        self._refusals = refusals
+        self._drafts = streaming.drafts
+        self._identity: BotIdentity | None = None
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        await self.handle(message, context.bot)
+
+    async def handle(self, message: Message, bot: Bot) -> None:
+        identity = self._identity or BotIdentity.of(bot.bot)
+        self._identity = identity
+        content = content_of(message)
+        if content is Content.SERVICE:
+            return
+        addressed = addressing(message, identity)
+        if not addressed.for_bot:
+            return
+        user = message.from_user
+        if user is None:
+            return
+        sink = self._sink(message, bot)
+        if not self._access.allows(party_of_user(user), party_of_chat(message.chat)):
+            await self._refuse(message, sink)
+            return
+        text = self._splits.text_of(message) or addressed.text
+        incoming = IncomingMessage(
+            chat=chat_ref(message),
+            author=author_of(user),
+            text=text,
+            message_id=str(message.message_id),
+            shared=is_shared(message.chat),
+        )
+        if content is Content.PHOTO:
+            incoming = await self._with_photo(incoming, message)
+        elif content is not Content.TEXT:
+            await self._service.tell(incoming, sink, "input.unsupported", what=content.value)
+            return
+        command = parse_command(text)
+        if (
+            command is not None
+            and self._changes_settings(command.name, command.args)
+            and not self._access.may_change_settings(party_of_user(user), shared=incoming.shared)
+        ):
+            await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
+            return
+        await self._service.handle(incoming, sink)
+
+    @staticmethod
+    def _changes_settings(name: str, args: str) -> bool:
+        if name in SETTINGS_COMMANDS:
+            return bool(args)
+        return name == "think" and args.lower() in ("on", "off")
+
+    def _sink(self, message: Message, bot: Bot) -> TelegramSink:
+        shared = is_shared(message.chat)
+        if shared:
+            mode, interval = StreamMode.EDIT, self._streaming.group_interval
+        elif self._drafts:
+            mode, interval = StreamMode.DRAFT, self._streaming.private_interval
+        else:
+            mode, interval = StreamMode.EDIT, self._streaming.private_interval
+        return TelegramSink(
+            bot=bot,
+            destination=destination(message),
+            renderer=self._renderer,
+            clock=self._clock,
+            mode=mode,
+            interval=interval,
+            draft_id=message.message_id,
+            on_drafts_unavailable=self._no_drafts,
+        )
+
+    def _no_drafts(self) -> None:
+        self._drafts = False
+
+    async def _refuse(self, message: Message, sink: TelegramSink) -> None:
+        user = message.from_user
+        if user is None or not self._refusals.first(message.chat.id, user.id):
+            return
+        lang = Language.from_code(user.language_code) or self._default_language
+        log.info("access refused", extra={"chat": message.chat.id, "user": user.id})
+        await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
+
+    async def _with_photo(self, incoming: IncomingMessage, message: Message) -> IncomingMessage:
+        sizes = [s for s in message.photo if max(s.width, s.height) <= PHOTO_MAX_SIDE]
+        size = (sizes or list(message.photo[:1]))[-1]
+        try:
+            file = await size.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as error:
+            log.warning("photo download failed", extra={"reason": str(error)})
+            return incoming
+        image = ImageInput(data=data, mime_type="image/jpeg")
+        return IncomingMessage(
+            chat=incoming.chat,
+            author=incoming.author,
+            text=incoming.text,
+            message_id=incoming.message_id,
+            shared=incoming.shared,
+            images=(image,),
+        )
+
+
+def describe(update: object) -> dict[str, Any]:
+    """Log fields for an update, without its text."""
+    if isinstance(update, Update) and update.effective_chat is not None:
+        return {"chat": update.effective_chat.id, "update_id": update.update_id}
+    return {}

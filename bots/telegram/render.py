@@ -1,0 +1,533 @@
+"""Markdown answers as Telegram messages: plain text plus ``MessageEntity`` lists, split to fit.
+
+telegramify-markdown turns the Markdown into text and entities (never a MarkdownV2 string, so
+nothing is ever escaped by hand). This module then makes the result what Telegram will store:
+
+* the text is cleaned as Telegram cleans it (control characters become spaces; ``\\r``, bidi
+  controls and a few combining marks go; U+2028/U+2029 become line breaks) and trimmed, with
+  every entity offset moved along; all lengths are UTF-16 code units;
+* entities Telegram would refuse or silently mangle are dropped: links it cannot read, nested
+  blockquotes, anything inside ``pre``/``code``, links and code inside links;
+* long texts are cut greedily into messages of at most ``limit`` units, at the best boundary
+  that still fills the message: a blank line, a line break, a sentence end (``. ! ?`` and the
+  CJK ``。！？``), a space, and only then anywhere, never inside a surrogate pair or a grapheme.
+  No cut falls inside an entity, except inside a ``pre`` block or a blockquote that is longer
+  than a whole message (it continues, same language, in the next message) or an entity that
+  alone does not fit (it is clipped into both).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property, lru_cache
+from itertools import accumulate
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import telegram
+import telegramify_markdown
+from telegramify_markdown import RenderConfig
+
+from core.text import repair_surrogates
+
+__all__ = ["Renderer", "TelegramText", "render_markdown", "split_plain", "split_text", "utf16_len"]
+
+MAX_LENGTH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramText:
+    """One message as Telegram stores it: text and entities (UTF-16 offsets)."""
+
+    text: str
+    entities: tuple[telegram.MessageEntity, ...] = ()
+
+    def plain(self) -> TelegramText:
+        return TelegramText(self.text)
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the way Telegram counts."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# --------------------------------------------------------------------------- rendering
+
+_DEFAULT_CONFIG = RenderConfig.isolated()  # never the library's shared global config
+
+
+def render_markdown(markdown: str, config: RenderConfig | None = None) -> TelegramText:
+    """The whole answer as one (possibly too long) message."""
+    return _rendered(markdown, config or _DEFAULT_CONFIG).whole()
+
+
+def _rendered(markdown: str, config: RenderConfig, notice: str = "") -> _Layout:
+    """The rendered answer, after ``notice`` (plain text, in italics) when there is one."""
+    text, entities = _convert(repair_surrogates(markdown), config)
+    ranged = [(e.offset, e.offset + e.length, _Kind.of(e)) for e in entities]
+    if notice := _stored(notice):
+        shift = utf16_len(notice) + 2
+        ranged = [(0, shift - 2, _Kind("italic"))] + [
+            (a + shift, b + shift, k) for a, b, k in ranged
+        ]
+        text = f"{notice}\n\n{text}"
+    return _Layout(text, ranged)
+
+
+def _convert(
+    markdown: str, config: RenderConfig
+) -> tuple[str, list[telegramify_markdown.MessageEntity]]:
+    """telegramify's conversion. Its LaTeX pass (``\\(..\\)``, ``\\[..\\]`` to Unicode) also
+    rewrites code blocks and code spans; when it did, the answer is converted without it."""
+    text, entities = telegramify_markdown.convert(markdown, config=config)
+    if "\\(" not in markdown and "\\[" not in markdown:
+        return text, entities
+    literal = telegramify_markdown.convert(markdown, latex_escape=False, config=config)
+    code = iter(_code_of(text, entities))
+    if all(verbatim in code for verbatim in _code_of(*literal)):  # kept in order: nothing lost
+        return text, entities
+    return literal
+
+
+def _code_of(text: str, entities: list[telegramify_markdown.MessageEntity]) -> list[bytes]:
+    data = text.encode("utf-16-le", "surrogatepass")
+    return [data[2 * e.offset : 2 * (e.offset + e.length)] for e in entities if e.type in _CODE]
+
+
+class _Kind(NamedTuple):
+    """What an entity is, apart from where: telegram.MessageEntity is slow to build, so
+    entities become Telegram objects only in the chunks handed out."""
+
+    type: str
+    url: str | None = None
+    language: str | None = None
+    custom_emoji_id: str | None = None
+    user: telegram.User | None = None
+    date_time_format: str | None = None
+    unix_time: datetime | None = None
+
+    @classmethod
+    def of(cls, entity: telegram.MessageEntity | telegramify_markdown.MessageEntity) -> _Kind:
+        if isinstance(entity, telegramify_markdown.MessageEntity):  # its user is a bare dict
+            return cls(entity.type, entity.url, entity.language, entity.custom_emoji_id)
+        return cls(
+            entity.type,
+            entity.url,
+            entity.language,
+            entity.custom_emoji_id,
+            entity.user,
+            entity.date_time_format,
+            entity.unix_time,
+        )
+
+    def at(self, offset: int, length: int) -> telegram.MessageEntity:
+        return telegram.MessageEntity(
+            self.type,
+            offset,
+            length,
+            url=self.url,
+            user=self.user,
+            language=self.language,
+            custom_emoji_id=self.custom_emoji_id,
+            date_time_format=self.date_time_format,
+            unix_time=self.unix_time,
+        )
+
+
+def _moved(entity: telegram.MessageEntity, offset: int, length: int) -> telegram.MessageEntity:
+    return _Kind.of(entity).at(offset, length)
+
+
+_Ranged = tuple[int, int, _Kind]  # an entity as (start, end) in UTF-16 units
+
+
+# --------------------------------------------------------------------------- Telegram's cleaning
+
+_NEWLINES = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f]")  # become spaces (tabs too)
+_REMOVED = re.compile("[\r\u202a-\u202e\u0333\u033f\u030a]")  # Telegram drops these
+
+
+def _clean(text: str, entities: Sequence[_Ranged]) -> tuple[str, list[_Ranged]]:
+    """The text Telegram keeps, and the entities' UTF-16 ranges moved along."""
+    if not text.isascii():
+        text = repair_surrogates(text).translate(_NEWLINES)  # same UTF-16 length
+    text = _CONTROL.sub(" ", text)
+    removed: list[int] = []  # UTF-16 positions of the dropped characters (all one unit wide)
+    position, last = 0, 0
+    for match in _REMOVED.finditer(text):
+        position += utf16_len(text[last : match.start()])
+        removed.append(position)
+        position, last = position + 1, match.end()
+    if not removed:
+        return text, list(entities)
+
+    def moved(unit: int) -> int:
+        return unit - bisect_left(removed, unit)
+
+    return _REMOVED.sub("", text), [
+        (moved(start), moved(end), kind) for start, end, kind in entities
+    ]
+
+
+# --------------------------------------------------------------------------- valid entities
+
+_QUOTES = frozenset({"blockquote", "expandable_blockquote"})
+_CODE = frozenset({"pre", "code"})
+_STYLES = frozenset({"bold", "italic", "underline", "strikethrough", "spoiler"})
+_BLOCKS = _QUOTES | {"pre"}  # may be cut inside when longer than a whole message
+
+
+_RANKS = dict.fromkeys(_QUOTES, 0) | dict.fromkeys(_STYLES, 1) | dict.fromkeys(_CODE, 3)
+
+
+def _rank(kind: str) -> int:
+    """Nesting order for entities over the same range: quote > style > link > code."""
+    return _RANKS.get(kind, 2)
+
+
+class _Span(NamedTuple):
+    start: int  # Python string indices
+    end: int
+    kind: _Kind
+
+    def key(self) -> tuple[int, int, int]:
+        return self.start, -self.end, _rank(self.kind.type)
+
+
+def _valid(spans: Iterable[_Span]) -> list[_Span]:
+    """Sorted spans Telegram accepts as they are: non-empty, readable links, blockquotes never
+    nested, nothing inside pre/code, no link or code inside a link, no crossing ranges."""
+    kept: list[_Span] = []
+    enclosing: list[_Span] = []  # the kept non-style spans around the current position
+    for span in sorted(spans, key=_Span.key):
+        if span.end <= span.start or not _has_target(span.kind):
+            continue
+        if enclosing:
+            enclosing = [outer for outer in enclosing if outer.end > span.start]
+            if enclosing and not _may_nest(span, enclosing):
+                continue
+        kept.append(span)
+        if span.kind.type not in _STYLES:
+            enclosing.append(span)
+    return kept
+
+
+def _may_nest(span: _Span, enclosing: list[_Span]) -> bool:
+    kind = span.kind.type
+    outer = {o.kind.type for o in enclosing}
+    if outer & _CODE or (kind in _QUOTES and outer & _QUOTES):
+        return False
+    if kind in _STYLES:
+        return True
+    return (kind in _QUOTES or not outer - _QUOTES) and all(o.end >= span.end for o in enclosing)
+
+
+def _has_target(kind: _Kind) -> bool:
+    if kind.type == "text_link":
+        return _readable_link(kind.url or "")
+    if kind.type == "custom_emoji":
+        return bool(kind.custom_emoji_id)
+    if kind.type == "text_mention":
+        return kind.user is not None
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _readable_link(url: str) -> bool:
+    """Whether Telegram takes ``url`` for a text link (relative links and spaces it refuses)."""
+    url = url.strip()
+    if not url or _SPACE_OR_CONTROL.search(url):
+        return False
+    if url.lower().startswith(("tg:", "ton:")):
+        return len(url) > 4
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+
+# --------------------------------------------------------------------------- splitting
+
+# Natural cut points, best first; a cut falls right after the match.
+_CUT_KINDS = (
+    re.compile(r"\n[ \t]*\n"),  # a blank line
+    re.compile(r"\n"),
+    re.compile(r"[.!?][\"'”’)\]]* |[。！？][」』”’）]*"),  # a sentence end
+    re.compile(r" "),
+)
+# Where to look for a cut, in order, as (the chunk fills at least this many thirds of the
+# limit, a hard cut may do, entities that fit a message stay whole): a natural cut in the last
+# third, then in the last two thirds; a hard cut in the last third; any cut before an entity
+# that must stay whole; and only then a cut inside an entity too long for any message.
+_ATTEMPTS = ((2, False, True), (1, False, True), (2, True, True), (0, True, True), (2, True, False))
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
+
+
+class _Blocked:
+    """Merged index ranges no cut may fall strictly inside."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in sorted(ranges):
+            if self.ends and start < self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], end)
+            else:
+                self.starts.append(start)
+                self.ends.append(end)
+
+    def free_before(self, position: int) -> int:
+        """``position``, or the start of the range it is inside."""
+        i = bisect_right(self.starts, position) - 1
+        if i >= 0 and self.starts[i] < position < self.ends[i]:
+            return self.starts[i]
+        return position
+
+
+_NOTHING_BLOCKED = _Blocked(())
+
+
+class _Layout:
+    """A text cleaned as Telegram cleans it, its UTF-16 offset table, and its entities as
+    valid spans over Python indices; cuts it into chunks."""
+
+    def __init__(self, text: str, entities: Sequence[_Ranged] = ()) -> None:
+        self.text, entities = _clean(text, entities)
+        size = len(self.text)
+        if self.text.isascii():  # one unit per character
+            self.units: Sequence[int] = range(size + 1)
+            spans = (_Span(max(a, 0), min(b, size), kind) for a, b, kind in entities)
+        else:
+            self.units = list(accumulate((2 if c > "\uffff" else 1 for c in self.text), initial=0))
+            index = self.units
+            spans = (
+                _Span(bisect_left(index, max(a, 0)), bisect_left(index, b), kind)
+                for a, b, kind in entities
+            )
+        self.spans = _valid(spans)
+
+    @classmethod
+    def of(cls, message: TelegramText) -> _Layout:
+        return cls(
+            message.text, [(e.offset, e.offset + e.length, _Kind.of(e)) for e in message.entities]
+        )
+
+    def whole(self) -> TelegramText:
+        return self.chunk(0, len(self.text)) or TelegramText("")
+
+    def chunk(self, start: int, end: int) -> TelegramText | None:
+        """``text[start:end]`` trimmed as Telegram trims it, entities clipped and re-based."""
+        text, units = self.text, self.units
+        while end > start and text[end - 1] in " \n":
+            end -= 1
+        spans = [
+            _Span(max(s.start, start), min(s.end, end), s.kind)
+            for s in self.spans
+            if s.start < end and s.end > start
+        ]
+        first = min((s.start for s in spans), default=end)  # no trimming inside an entity
+        while start < first and text[start] in " \n":
+            start += 1
+        if start >= end:
+            return None
+        base = units[start]
+        entities = tuple(
+            s.kind.at(units[s.start] - base, units[s.end] - units[s.start])
+            for s in sorted(spans, key=_Span.key)
+        )
+        return TelegramText(text[start:end], entities)
+
+    def split(self, limit: int) -> list[TelegramText]:
+        chunks = (self.chunk(start, end) for start, end in self.bounds(limit))
+        return [chunk for chunk in chunks if chunk is not None]
+
+    def bounds(self, limit: int) -> list[tuple[int, int]]:
+        """Greedy: each chunk ends at the best cut that keeps it as full as possible."""
+        units, size = self.units, len(self.text)
+        blocked = _Blocked(
+            (s.start, s.end)
+            for s in self.spans
+            if s.kind.type not in _BLOCKS or units[s.end] - units[s.start] <= limit
+        )
+        bounds: list[tuple[int, int]] = []
+        start = 0
+        while start < size:
+            end = bisect_right(units, units[start] + limit) - 1  # the longest chunk that fits
+            if end >= size:
+                bounds.append((start, size))
+                break
+            cut = self._cut(start, end, limit, blocked)
+            bounds.append((start, cut))
+            start = cut
+        return bounds
+
+    def _cut(self, start: int, end: int, limit: int, blocked: _Blocked) -> int:
+        base = self.units[start]
+        for thirds, anywhere, keep_whole in _ATTEMPTS:
+            low = bisect_left(self.units, base + limit * thirds // 3, start, end)
+            cut = self._last_cut(
+                max(low, start + 1), end, blocked if keep_whole else _NOTHING_BLOCKED, anywhere
+            )
+            if cut is not None:
+                return cut
+        return end  # not reached: the last attempt always finds a cut
+
+    def _last_cut(self, low: int, high: int, blocked: _Blocked, anywhere: bool) -> int | None:
+        """The last cut in ``[low, high]`` of the best kind there, outside blocked ranges."""
+        for positions in self._cut_points:
+            i = bisect_right(positions, high)
+            while i and positions[i - 1] >= low:
+                position = positions[i - 1]
+                free = blocked.free_before(position)
+                if free == position:
+                    return position
+                i = bisect_right(positions, free)
+        if not anywhere:
+            return None
+        cut = _grapheme_start(self.text, blocked.free_before(high), low)
+        return cut if cut >= low else None
+
+    @cached_property
+    def _cut_points(self) -> list[list[int]]:
+        return [[m.end() for m in kind.finditer(self.text)] for kind in _CUT_KINDS]
+
+
+def _grapheme_start(text: str, position: int, low: int) -> int:
+    """``position`` moved back out of a grapheme (emoji + variation selector, ZWJ sequences,
+    combining marks, flags); ``position`` itself when the whole range is one grapheme."""
+    cut = position
+    while cut > low and _inside_grapheme(text, cut):
+        cut -= 1
+    return position if _inside_grapheme(text, cut) else cut
+
+
+def _inside_grapheme(text: str, position: int) -> bool:
+    if not 0 < position < len(text):
+        return False
+    before, after = text[position - 1], text[position]
+    if after.isascii():
+        return False
+    return (
+        after in _JOINERS
+        or before == "\u200d"
+        or "\U0001f3fb" <= after <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= after <= "\U000e007f"  # tag sequences
+        or ("\U0001f1e6" <= before <= "\U0001f1ff" and "\U0001f1e6" <= after <= "\U0001f1ff")
+        or unicodedata.category(after) in ("Mn", "Mc", "Me")
+    )
+
+
+def split_text(message: TelegramText, limit: int = MAX_LENGTH) -> list[TelegramText]:
+    """``message`` as Telegram stores it, in chunks of at most ``limit`` UTF-16 units."""
+    if limit < 2:
+        raise ValueError("limit must leave room for a surrogate pair")
+    return _Layout.of(message).split(limit)
+
+
+def split_plain(text: str, limit: int = MAX_LENGTH) -> list[TelegramText]:
+    """Raw text (no Markdown, no entities) in chunks, cut by the same rules."""
+    return split_text(TelegramText(text), limit)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _styled(text: str, kind: str) -> TelegramText:
+    return TelegramText(text, (telegram.MessageEntity(kind, 0, utf16_len(text)),))
+
+
+def _join(parts: Iterable[TelegramText], separator: str = "\n\n") -> TelegramText:
+    texts: list[str] = []
+    entities: list[telegram.MessageEntity] = []
+    shift = 0
+    for part in parts:
+        if not part.text:
+            continue
+        if texts:
+            shift += utf16_len(separator)
+        entities += (_moved(e, e.offset + shift, e.length) for e in part.entities)
+        texts.append(part.text)
+        shift += utf16_len(part.text)
+    return TelegramText(separator.join(texts), tuple(entities))
+
+
+def _stored(text: str) -> str:
+    """Plain ``text`` as Telegram would store it (cleaned and trimmed)."""
+    return _Layout(text).whole().text
+
+
+class Renderer:
+    """Renders answers into messages of at most ``limit`` UTF-16 units; pure CPU, no I/O."""
+
+    def __init__(self, limit: int = MAX_LENGTH) -> None:
+        if limit < 2:
+            raise ValueError("limit must leave room for a surrogate pair")
+        self.limit = limit
+        self._config = RenderConfig.isolated()
+
+    def reply(
+        self,
+        text: str,
+        *,
+        notice: str | None = None,
+        reasoning: str | None = None,
+        reasoning_label: str = "Reasoning",
+    ) -> list[TelegramText]:
+        """The answer (after an italic ``notice``) in messages, then the reasoning in
+        expandable blockquotes: packed into the last message when it all fits there."""
+        chunks = _rendered(text, self._config, notice or "").split(self.limit)
+        if not reasoning or not reasoning.strip():
+            return chunks
+        blocks = self._reasoning(reasoning, reasoning_label)
+        if len(blocks) == 1 and chunks:
+            packed = _join([chunks[-1], blocks[0]])
+            if utf16_len(packed.text) <= self.limit:
+                return [*chunks[:-1], packed]
+        return [*chunks, *blocks]
+
+    def plain_reply(
+        self,
+        text: str,
+        *,
+        notice: str | None = None,
+        reasoning: str | None = None,
+        reasoning_label: str = "Reasoning",
+    ) -> list[TelegramText]:
+        """The fallback when Telegram refuses entities: the original Markdown (and the notice,
+        label and reasoning) as plain text, so that not a character is lost."""
+        if reasoning and reasoning.strip():
+            text = f"{text}\n\n{reasoning_label}\n{reasoning}"
+        return split_plain(f"{notice}\n\n{text}" if notice else text, self.limit)
+
+    def draft(self, text: str) -> TelegramText:
+        """A preview of a partial answer: all of it, or the chunk still being written."""
+        layout = _rendered(text, self._config)
+        for start, end in reversed(layout.bounds(self.limit)):
+            if chunk := layout.chunk(start, end):
+                return chunk
+        return TelegramText("")
+
+    def _reasoning(self, reasoning: str, label: str) -> list[TelegramText]:
+        """Each chunk of the reasoning its own expandable blockquote; the bold label only on
+        the first (left out when it is absurdly long and could not share a message)."""
+        label = _stored(label)
+        if utf16_len(label) > self.limit // 2:
+            label = ""
+        room = self.limit - (utf16_len(label) + 1 if label else 0)
+        blocks = [
+            _styled(piece.text, "expandable_blockquote") for piece in split_plain(reasoning, room)
+        ]
+        if blocks and label:
+            blocks[0] = _join([_styled(label, "bold"), blocks[0]], "\n")
+        return blocks

@@ -1,0 +1,223 @@
+"""The answer to one Telegram message: live drafts or edits while it streams, then the final
+messages, formatted, split to Telegram's limits, and always delivered whole."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from telegram import Bot, Message, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from bots.telegram.render import Renderer, TelegramText
+from core.ports import Clock, FloodWait, Reply, SinkLimits
+
+log = logging.getLogger("chatrelay.telegram")
+
+T = TypeVar("T")
+
+MAX_FINAL_ATTEMPTS = 6  # a final message waits out this many flood pauses before giving up
+
+
+class StreamMode(Enum):
+    DRAFT = "draft"  # private chats: sendMessageDraft previews, then real messages
+    EDIT = "edit"  # one message edited as the answer grows
+    NONE = "none"  # only the final answer
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where replies go: a chat, maybe a forum topic, maybe as a reply to the user's message."""
+
+    chat_id: int
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """RetryAfter's wait in seconds, read without tripping PTB's int/timedelta deprecation."""
+    return error._retry_after.total_seconds()
+
+
+def cannot_parse(error: BadRequest) -> bool:
+    text = error.message.lower()
+    return "can't parse" in text or "entit" in text
+
+
+def not_modified(error: BadRequest) -> bool:
+    return "message is not modified" in error.message.lower()
+
+
+class TelegramSink:
+    """Implements core.ports.ReplySink for one incoming Telegram message."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        destination: Destination,
+        renderer: Renderer,
+        clock: Clock,
+        mode: StreamMode,
+        interval: float,
+        draft_id: int,
+        on_drafts_unavailable: Callable[[], None] | None = None,
+    ) -> None:
+        self._bot = bot
+        self._to = destination
+        self._renderer = renderer
+        self._clock = clock
+        self._mode = mode
+        self._draft_id = draft_id or 1
+        self._on_drafts_unavailable = on_drafts_unavailable
+        self._limits = SinkLimits(
+            max_message_chars=4096,
+            min_draft_interval=interval,
+            typing_interval=4.0,
+            streams=mode is not StreamMode.NONE,
+        )
+        self._live: Message | None = None  # the message being edited (EDIT mode)
+        self._live_text: TelegramText | None = None
+        self._replied = False
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._limits
+
+    async def show_typing(self) -> None:
+        try:
+            await self._bot.send_chat_action(
+                self._to.chat_id, ChatAction.TYPING, message_thread_id=self._to.thread_id
+            )
+        except RetryAfter as error:
+            raise FloodWait(retry_seconds(error)) from error
+
+    async def show_draft(self, text: str) -> None:
+        preview = self._renderer.draft(text)
+        if not preview.text.strip():
+            return
+        try:
+            if self._mode is StreamMode.DRAFT:
+                await self._send_draft(preview)
+            else:
+                await self._edit_live(preview)
+        except RetryAfter as error:
+            raise FloodWait(retry_seconds(error)) from error
+
+    async def deliver(self, reply: Reply) -> Sequence[str]:
+        parts = self._renderer.reply(
+            reply.text,
+            notice=reply.notice,
+            reasoning=reply.reasoning,
+            reasoning_label=reply.reasoning_label,
+        )
+        sent: list[str] = []
+        live, self._live, self._live_text = self._live, None, None
+        try:
+            for index, part in enumerate(parts):
+                target = live if index == 0 else None
+                message = await self._final(part, target)
+                sent.append(str(message.message_id))
+        except Forbidden as error:
+            log.warning("cannot write to the chat", extra={"reason": error.message})
+        return sent
+
+    # ---- drafts and the live message
+
+    async def _send_draft(self, preview: TelegramText) -> None:
+        try:
+            await self._with_plain_fallback(
+                preview,
+                lambda p: self._bot.send_message_draft(
+                    self._to.chat_id,
+                    self._draft_id,
+                    text=p.text,
+                    entities=p.entities or None,
+                    message_thread_id=self._to.thread_id,
+                ),
+            )
+        except BadRequest as error:
+            if cannot_parse(error):
+                raise
+            # Drafts are not available here (an older Bot API server, a chat type that has
+            # none): edit a message instead, for this answer and, via the callback, later ones.
+            log.info("drafts unavailable; editing a message instead", extra={"reason": error})
+            self._mode = StreamMode.EDIT
+            if self._on_drafts_unavailable is not None:
+                self._on_drafts_unavailable()
+            await self._edit_live(preview)
+
+    async def _edit_live(self, preview: TelegramText) -> None:
+        if preview == self._live_text:
+            return
+        if self._live is None:
+            self._live = await self._send(preview)
+        else:
+            await self._edit(self._live, preview)
+        self._live_text = preview
+
+    # ---- Bot API calls
+
+    async def _send(self, part: TelegramText) -> Message:
+        async def send(p: TelegramText) -> Message:
+            reply = None
+            if self._to.reply_to is not None and not self._replied:
+                reply = ReplyParameters(self._to.reply_to, allow_sending_without_reply=True)
+            message = await self._bot.send_message(
+                self._to.chat_id,
+                p.text,
+                entities=p.entities or None,
+                message_thread_id=self._to.thread_id,
+                reply_parameters=reply,
+                disable_notification=False,
+                link_preview_options=None,
+            )
+            self._replied = True
+            return message
+
+        return await self._with_plain_fallback(part, send)
+
+    async def _edit(self, message: Message, part: TelegramText) -> Message:
+        async def edit(p: TelegramText) -> Message:
+            try:
+                edited = await self._bot.edit_message_text(
+                    p.text,
+                    chat_id=self._to.chat_id,
+                    message_id=message.message_id,
+                    entities=p.entities or None,
+                )
+            except BadRequest as error:
+                if not_modified(error):
+                    return message
+                raise
+            return edited if isinstance(edited, Message) else message
+
+        return await self._with_plain_fallback(part, edit)
+
+    async def _with_plain_fallback(
+        self, part: TelegramText, call: Callable[[TelegramText], Awaitable[T]]
+    ) -> T:
+        """Send with formatting; if Telegram can't parse it, send the same text plain."""
+        try:
+            return await call(part)
+        except BadRequest as error:
+            if not part.entities or not cannot_parse(error):
+                raise
+            log.warning("formatting rejected; sending plain text", extra={"reason": error.message})
+            return await call(part.plain())
+
+    async def _final(self, part: TelegramText, live: Message | None) -> Message:
+        """One part of the final answer, into ``live`` (edited) or a new message. Waits out
+        flood control: the final answer is never skipped."""
+        for _ in range(MAX_FINAL_ATTEMPTS - 1):
+            try:
+                return await (self._send(part) if live is None else self._edit(live, part))
+            except RetryAfter as error:
+                wait = retry_seconds(error)
+                log.info("final message waits for flood control", extra={"retry_after": wait})
+                await self._clock.sleep(wait)
+        return await (self._send(part) if live is None else self._edit(live, part))
