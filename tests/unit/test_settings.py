@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.telegram.settings import TelegramSettings, load_telegram_settings
 from core.errors import ConfigError
 from core.settings import DEFAULT_MODELS, Settings, load_settings
 
@@ -65,4 +66,45 @@ def test_every_setting_is_documented_in_env_example() -> None:
     documented = {
         line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
     }
-    assert documented == {name.upper() for name in Settings.model_fields}
+    fields = {*Settings.model_fields, *TelegramSettings.model_fields}
+    assert documented == {name.upper() for name in fields}
+
+
+def test_telegram_is_off_without_a_token_and_lists_split_on_commas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert not load_telegram_settings().enabled
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc-secret-token")
+    monkeypatch.setenv("TELEGRAM_ALLOWED_USERS", " 42, @Ann ,,")
+    settings = load_telegram_settings()
+    assert settings.enabled
+    assert settings.telegram_allowed_users == ("42", "@Ann")
+    assert "abc-secret-token" not in repr(settings)
+
+
+def test_the_file_url_and_webhook_path_follow_the_configured_urls() -> None:
+    settings = load_telegram_settings(
+        telegram_bot_token="1:x",
+        telegram_base_url="http://127.0.0.1:8081/bot/",
+        telegram_webhook_url="https://bot.example.com/tg/hook",
+    )
+    assert settings.base_url == "http://127.0.0.1:8081/bot"
+    assert settings.base_file_url == "http://127.0.0.1:8081/file/bot"
+    assert settings.webhook_path == "tg/hook"
+    secret = settings.webhook_secret
+    assert secret == load_telegram_settings(telegram_bot_token="1:x").webhook_secret
+    assert secret != load_telegram_settings(telegram_bot_token="2:x").webhook_secret
+    assert "1:x" not in secret
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TELEGRAM_WEBHOOK_URL", "not a url"), ("TELEGRAM_WEBHOOK_SECRET", "has spaces!")],
+)
+def test_bad_telegram_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_telegram_settings()
