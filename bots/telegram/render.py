@@ -29,9 +29,11 @@ from itertools import accumulate
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+import pyromark
 import telegram
 import telegramify_markdown
 from telegramify_markdown import RenderConfig
+from telegramify_markdown.converter import STANDARD_OPTIONS as MD_OPTIONS
 
 from core.text import repair_surrogates
 
@@ -70,7 +72,7 @@ def render_markdown(markdown: str, config: RenderConfig | None = None) -> Telegr
 
 def _rendered(markdown: str, config: RenderConfig, notice: str = "") -> _Layout:
     """The rendered answer, after ``notice`` (plain text, in italics) when there is one."""
-    text, entities = _convert(repair_surrogates(markdown), config)
+    text, entities = _convert(_literal_html(repair_surrogates(markdown)), config)
     ranged = [(e.offset, e.offset + e.length, _Kind.of(e)) for e in entities]
     if notice := _stored(notice):
         shift = utf16_len(notice) + 2
@@ -79,6 +81,33 @@ def _rendered(markdown: str, config: RenderConfig, notice: str = "") -> _Layout:
         ]
         text = f"{notice}\n\n{text}"
     return _Layout(text, ranged)
+
+
+def _literal_html(markdown: str) -> str:
+    """Raw HTML in an answer (``/model <id>``, ``Vec<T>``, ``<br>``) is text to show, but
+    telegramify drops it; a backslash before each ``<`` the parser would take as HTML keeps it.
+    Code spans and blocks are never touched (the parser reports no HTML inside them)."""
+    for _ in range(8):  # escaping a block can reveal inline HTML inside it: parse again
+        if "<" not in markdown:
+            return markdown
+        data = markdown.encode()
+        cuts = sorted(
+            {
+                at
+                for payload, span in pyromark.events_with_range(markdown, options=MD_OPTIONS)
+                if isinstance(payload, dict) and ("InlineHtml" in payload or "Html" in payload)
+                for at in range(span["start"], span["end"])
+                if data[at] == ord("<") and (at == 0 or data[at - 1] != ord("\\"))
+            }
+        )
+        if not cuts:
+            return markdown
+        pieces, previous = [], 0
+        for at in cuts:
+            pieces += [data[previous:at], b"\\"]
+            previous = at
+        markdown = (b"".join(pieces) + data[previous:]).decode()
+    return markdown
 
 
 def _convert(

@@ -423,3 +423,17 @@ def test_a_smaller_limit_is_respected_everywhere() -> None:
     all_accepted(chunks, 300)
     accepted(renderer.draft(paragraphs(5_000)), 300)
     all_accepted(renderer.plain_reply(paragraphs(5_000)), 300)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "shown"),
+    [
+        ("/model <id> switches the model", "/model <id> switches the model"),
+        ("Use Vec<T> when a<b>c", "Use Vec<T> when a<b>c"),
+        ("line one<br>line two", "line one<br>line two"),
+        ("<div>\nhello\n</div>", "<div>\nhello\n</div>"),
+        ("`List<int>` stays code", "List<int> stays code"),
+    ],
+)
+def test_text_that_looks_like_html_is_shown_not_dropped(markdown: str, shown: str) -> None:
+    assert render_markdown(markdown).text == shown
