@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bots.telegram.render import Renderer, TelegramText
 from core.ports import Clock, FloodWait, Reply, SinkLimits
@@ -211,13 +211,30 @@ class TelegramSink:
             return await call(part.plain())
 
     async def _final(self, part: TelegramText, live: Message | None) -> Message:
-        """One part of the final answer, into ``live`` (edited) or a new message. Waits out
-        flood control: the final answer is never skipped."""
-        for _ in range(MAX_FINAL_ATTEMPTS - 1):
+        """One part of the final answer, into ``live`` (edited) or a new message.
+
+        The final answer is never skipped: it waits out flood control, retries a failed
+        connection, and is sent anew when the streamed message can no longer be edited (deleted
+        meanwhile). A timeout is not retried: Telegram may have sent it, and twice is worse."""
+        for attempt in range(1, MAX_FINAL_ATTEMPTS + 1):
             try:
                 return await (self._send(part) if live is None else self._edit(live, part))
             except RetryAfter as error:
+                if attempt == MAX_FINAL_ATTEMPTS:
+                    raise
                 wait = retry_seconds(error)
                 log.info("final message waits for flood control", extra={"retry_after": wait})
                 await self._clock.sleep(wait)
-        return await (self._send(part) if live is None else self._edit(live, part))
+            except BadRequest:
+                if live is None:
+                    raise
+                log.info("the streamed message can't be edited; the answer is sent anew")
+                live = None
+            except TimedOut:
+                raise
+            except NetworkError as error:
+                if attempt == MAX_FINAL_ATTEMPTS:
+                    raise
+                log.warning("sending the answer failed; retrying", extra={"reason": str(error)})
+                await self._clock.sleep(float(attempt))
+        raise AssertionError("unreachable")

@@ -113,3 +113,26 @@ async def test_a_flood_pause_skips_drafts_but_the_final_answer_arrives(
         await tg.wait_for(lambda: tg.sent[chat] and "part 11." in tg.sent[chat][-1].text)
     text = tg.sent[chat][-1].text
     assert text == "".join(f"part {i}. " for i in range(12)).strip()
+
+
+async def test_when_the_streamed_message_cannot_be_edited_the_answer_is_sent_anew(
+    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(2006, "Fa")
+    openrouter.enqueue(Answer(content=["alpha ", "beta ", "gamma"], chunk_delay=0.2))
+    tg.fail("editMessageText", 400, "Bad Request: message to edit not found", times=50)
+    async with running_bot(telegram_drafts=False, telegram_private_edit_interval=0.1):
+        await tg.user_says(chat, None, "go")
+        await tg.wait_for(lambda: any(m.text == "alpha beta gamma" for m in tg.sent[chat]))
+    assert tg.sent[chat][-1].text == "alpha beta gamma"
+
+
+async def test_a_failing_connection_to_telegram_is_retried_for_the_final_answer(
+    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(2007, "Gi")
+    tg.fail("sendMessage", 502, "Bad Gateway", times=2)
+    async with running_bot():
+        await tg.user_says(chat, None, "still there?")
+        [sent] = await tg.wait_for_sent(chat)
+    assert sent.text == "Echo: still there?"
