@@ -114,9 +114,11 @@ class NullSink:
         return ("1",)
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of another process (all its threads) so far, from /proc (Linux)."""
-    with open(f"/proc/{pid}/stat") as stat:
+def process_cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system CPU of another process (all its threads) so far, or of one of its threads,
+    from /proc (Linux)."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as stat:
         fields = stat.read().rpartition(")")[2].split()
     # fields[0] is the state (field 3 of proc(5)); utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -124,8 +126,17 @@ def process_cpu_seconds(pid: int) -> float:
 
 def process_peak_rss_mb(pid: int) -> float:
     """Another process's peak resident memory so far (VmHWM in /proc, Linux)."""
+    return _status_mb(pid, "VmHWM")
+
+
+def process_rss_mb(pid: int) -> float:
+    """Another process's resident memory now (VmRSS in /proc, Linux)."""
+    return _status_mb(pid, "VmRSS")
+
+
+def _status_mb(pid: int, key: str) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    raise RuntimeError(f"no {key} for process {pid}")

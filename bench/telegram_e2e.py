@@ -6,8 +6,9 @@ Three processes: the bot alone in its own (bench.telegram_bot), so its CPU and p
 read from /proc as the bot's; the fake OpenRouter in another; this one plays the users and runs
 the fake Telegram, timestamping both ends with one clock: when a user's message enters the fake's
 update queue, and when the bot's sendMessage with the whole answer ("Echo: <text>") arrives. The
-LLM answers after --delay (streaming: 80% of it to the first token, the rest over 4 chunks); its
-own time is measured first with a bare httpx client, and overhead is what a reply takes beyond.
+LLM answers after --delay (streamed: 80% of it until the first chunk, the rest spread over the 9
+that follow); its own time is measured first with a bare httpx client, and overhead is what a
+reply takes beyond it.
 
 Conversation load: --chats private chats (starting at random moments within the first LLM delay)
 each send --messages messages in turn: the next one --think seconds after the previous answer's
@@ -28,6 +29,9 @@ import contextlib
 import os
 import pstats
 import random
+import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -46,17 +50,19 @@ from bench.support import (
     percentile,
     process_cpu_seconds,
     process_peak_rss_mb,
+    process_rss_mb,
 )
 from bench.telegram_bot import TOKEN
 from tests.fakes.telegram import Chat, FakeTelegram, FloodLimits
 from tests.fakes.telegram.server import Params
 
 ROOT = Path(__file__).resolve().parent.parent
-CHUNKS = 4  # streamed answers come in this many content chunks
+CHUNKS = 4  # a streamed answer: this many reasoning chunks, as many content chunks, finish, usage
 STREAM_FIRST_SHARE = 0.8  # of the LLM's time, until the first chunk
 CONVERSATION_BASE_ID = 1_000_000
 BURST_BASE_ID = 2_000_000
 WARMUP_BASE_ID = 3_000_000
+DEFAULT_BURST_TIMEOUT = 60.0
 SETTLE = 0.5  # after the last reply, before reading the bot's CPU (its bookkeeping after a reply)
 
 # targets on this 2-core machine: (without streaming, with streaming)
@@ -122,6 +128,7 @@ class BotProcess:
         self.process = process
         self.pid = process.pid
         self.log_path = log_path
+        self.ready_rss_mb = 0.0
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -200,6 +207,7 @@ async def bot_process(
     bot = BotProcess(process, log_path)
     try:
         await bot._line("ready", 60.0)
+        bot.ready_rss_mb = process_rss_mb(bot.pid)
         yield bot
     finally:
         await bot.close()
@@ -210,21 +218,27 @@ async def bot_process(
 
 @dataclass
 class Window:
-    """CPU of the bot and of this process over the measured part of a run."""
+    """CPU of the bot (all threads, and its main thread: the event loop) and of this process
+    over the measured part of a run."""
 
     bot_pid: int
     bot_cpu: float = 0.0
+    loop_cpu: float = 0.0
     own_cpu: float = 0.0
-    _bot_start: float = 0.0
-    _own_start: float = 0.0
+    _starts: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def _now(self) -> tuple[float, float, float]:
+        pid = self.bot_pid
+        return process_cpu_seconds(pid), process_cpu_seconds(pid, pid), cpu_seconds()
 
     def start(self) -> None:
-        self._bot_start = process_cpu_seconds(self.bot_pid)
-        self._own_start = cpu_seconds()
+        self._starts = self._now()
 
     def stop(self) -> None:
-        self.bot_cpu = process_cpu_seconds(self.bot_pid) - self._bot_start
-        self.own_cpu = cpu_seconds() - self._own_start
+        ends = self._now()
+        self.bot_cpu, self.loop_cpu, self.own_cpu = (
+            end - start for end, start in zip(ends, self._starts, strict=True)
+        )
 
 
 @dataclass
@@ -234,8 +248,10 @@ class Result:
     replies: int
     wall: float
     bot_cpu: float
+    loop_cpu: float
     own_cpu: float
     peak_rss_mb: float
+    ready_rss_mb: float
     latencies_ms: list[float]
     llm_ms: float | None = None
     calls: str = ""
@@ -350,8 +366,10 @@ async def conversation(
         len(latencies),
         wall,
         window.bot_cpu,
+        window.loop_cpu,
         window.own_cpu,
         process_peak_rss_mb(bot.pid),
+        bot.ready_rss_mb,
         latencies,
         llm_ms=llm_ms,
         calls=tg.calls_by_method(),
@@ -394,8 +412,10 @@ async def burst(
         len(futures),
         wall,
         window.bot_cpu,
+        window.loop_cpu,
         window.own_cpu,
         process_peak_rss_mb(bot.pid),
+        bot.ready_rss_mb,
         [(future.result() - queued) * 1000 for future, queued in pending],
         calls=tg.calls_by_method(),
         flood_429=tg.flood.rejected,
@@ -419,7 +439,7 @@ def llm_timing(delay: float, stream: bool) -> dict[str, float | int]:
     return {
         "first_token_delay": first,
         "chunks": CHUNKS,
-        "chunk_delay": (delay - first) / (CHUNKS - 1),
+        "chunk_delay": (delay - first) / (2 * CHUNKS + 1),  # the pauses between 2N+2 chunks
     }
 
 
@@ -449,19 +469,20 @@ async def run_once(scenario: str, stream: bool, args: argparse.Namespace, number
                     raise BenchError(f"warm-up: {error}\n{diagnose(tg, bot)}") from None
                 tg.reset()
                 tg.unexpected.clear()
-                profile = None
-                if args.profile:
-                    profile = Path(args.profile) / f"{scenario}-{mode_name(stream)}-{number}.pstats"
-                    profile.parent.mkdir(parents=True, exist_ok=True)
-                    await bot.command("profile-start")
-                if scenario == "conversation":
-                    assert llm_ms is not None
-                    result = await conversation(tg, bot, args, stream, llm_ms)
-                else:
-                    result = await burst(tg, bot, args, stream)
-                if profile is not None:
-                    await bot.command(f"profile-stop {profile.resolve()}")
-                    show_profile(profile, args.profile_top)
+                profiler = Profiler.choose(args, bot, f"{scenario}-{mode_name(stream)}-{number}")
+                if profiler is not None:
+                    await profiler.start()
+                try:
+                    if scenario == "conversation":
+                        assert llm_ms is not None
+                        result = await conversation(tg, bot, args, stream, llm_ms)
+                    else:
+                        result = await burst(tg, bot, args, stream)
+                finally:
+                    if profiler is not None:
+                        await profiler.stop()
+                if profiler is not None:
+                    profiler.show(args.profile_top)
                 if tg.unexpected:
                     print(
                         f"  note: {len(tg.unexpected)} other messages from the bot, e.g. "
@@ -481,12 +502,92 @@ async def run_once(scenario: str, stream: bool, args: argparse.Namespace, number
     return result
 
 
-def show_profile(path: Path, top: int) -> None:
-    print(f"  cProfile of the bot's event loop over the measured part: {path}")
-    for order in ("tottime", "cumulative"):
-        print(f"  --- top {top} by {order}")
-        stats = pstats.Stats(str(path), stream=sys.stdout)
-        stats.strip_dirs().sort_stats(order).print_stats(top)
+class Profiler:
+    """cProfile inside the bot (its event loop thread), or py-spy sampling it from outside (all
+    its threads, less intrusive), over the measured part of a run."""
+
+    def __init__(self, bot: BotProcess, path: Path, py_spy: str | None) -> None:
+        self._bot = bot
+        self.path = path
+        self._py_spy = py_spy
+        self._sampler: asyncio.subprocess.Process | None = None
+
+    @classmethod
+    def choose(cls, args: argparse.Namespace, bot: BotProcess, name: str) -> Profiler | None:
+        if args.py_spy:
+            executable = os.environ.get("PY_SPY") or shutil.which("py-spy")
+            if executable is None:
+                raise BenchError("--py-spy needs py-spy on PATH or in $PY_SPY")
+            folder, suffix = Path(args.py_spy), ".txt"
+        elif args.profile:
+            executable, folder, suffix = None, Path(args.profile), ".pstats"
+        else:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(bot, (folder / name.replace(" ", "-")).with_suffix(suffix), executable)
+
+    async def start(self) -> None:
+        if self._py_spy is None:
+            await self._bot.command("profile-start")
+            return
+        self._sampler = await asyncio.create_subprocess_exec(
+            self._py_spy,
+            "record",
+            "--pid",
+            str(self._bot.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(self.path),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await asyncio.sleep(0.5)  # until it samples
+
+    async def stop(self) -> None:
+        if self._sampler is None:
+            await self._bot.command(f"profile-stop {self.path.resolve()}")
+            return
+        if self._sampler.returncode is None:
+            self._sampler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        await asyncio.wait_for(self._sampler.wait(), 30.0)
+
+    def show(self, top: int) -> None:
+        if self._sampler is None:
+            print(f"  cProfile of the bot's event loop thread over the measured part: {self.path}")
+            for order in ("tottime", "cumulative"):
+                print(f"  --- top {top} by {order}")
+                stats = pstats.Stats(str(self.path), stream=sys.stdout)
+                stats.strip_dirs().sort_stats(order).print_stats(top)
+            return
+        show_samples(self.path, top)
+
+
+def show_samples(path: Path, top: int) -> None:
+    """The top functions of py-spy's collapsed stacks, by own and by inclusive samples."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    print(f"  py-spy samples of the bot (all threads, 200/s) over the measured part: {path}")
+    if not total:
+        print("  (no samples)")
+        return
+    for title, counter in (("own", own), ("inclusive", inclusive)):
+        print(f"  --- top {top} by {title} samples, of {total}")
+        for frame, count in counter.most_common(top):
+            print(f"  {count / total * 100:5.1f}%  {frame}")
 
 
 def report(result: Result, args: argparse.Namespace, number: int) -> None:
@@ -502,7 +603,8 @@ def report(result: Result, args: argparse.Namespace, number: int) -> None:
         print(f"  the LLM's own time (bare httpx client, median): {result.llm_ms:.1f} ms")
         print(
             f"  replies: {result.replies} in {result.wall:.2f} s = "
-            f"{result.replies / result.wall:.1f} replies/s (paced by the users' think time)"
+            f"{result.replies / result.wall:.1f} replies/s"
+            + (" (paced by the users' think time)" if args.think else "")
         )
         print(f"  overhead beyond the LLM: {describe_ms(result.overheads_ms)}")
     else:
@@ -520,10 +622,15 @@ def report(result: Result, args: argparse.Namespace, number: int) -> None:
         )
         print(f"  time to each answer: {describe_ms(result.latencies_ms)}")
     print(
-        f"  bot CPU: {result.bot_cpu:.2f} s = {result.cpu_per_1000:.2f} s per 1,000 replies "
-        f"(this process, the fake Telegram and users: {result.own_cpu:.2f} s)"
+        f"  bot CPU: {result.bot_cpu:.2f} s = {result.cpu_per_1000:.2f} s per 1,000 replies; "
+        f"its event loop thread {result.loop_cpu:.2f} s, other threads (SQLite) "
+        f"{result.bot_cpu - result.loop_cpu:.2f} s"
     )
-    print(f"  bot peak RSS: {result.peak_rss_mb:.1f} MB")
+    print(f"  CPU of this process (the fake Telegram, the users): {result.own_cpu:.2f} s")
+    print(
+        f"  bot peak RSS: {result.peak_rss_mb:.1f} MB "
+        f"({result.ready_rss_mb:.1f} MB once polling, before any message)"
+    )
     print(f"  Bot API calls: {result.calls}; flood 429s: {result.flood_429}")
     print_checks(result)
 
@@ -556,8 +663,10 @@ async def run(args: argparse.Namespace) -> int:
     if not scenarios:
         print("nothing to run: --no-conversation without --burst")
         return 2
-    if args.profile:
-        print("profiling the bot with cProfile: its CPU and timing figures are inflated")
+    if args.profile or args.py_spy:
+        print("profiling the bot: its CPU and timing figures are inflated")
+        if args.burst_timeout == DEFAULT_BURST_TIMEOUT:
+            args.burst_timeout *= 5
     results = []
     for scenario in scenarios:
         for stream in modes:
@@ -606,13 +715,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--timeout", type=float, default=30.0, help="conversation: seconds to wait for an answer"
     )
     parser.add_argument(
-        "--burst-timeout", type=float, default=60.0, help="burst: seconds to wait for all"
+        "--burst-timeout",
+        type=float,
+        default=DEFAULT_BURST_TIMEOUT,
+        help="burst: seconds to wait for all (60; 5x that when profiling)",
     )
     parser.add_argument("--log-level", default="INFO", help="the bot's log level (INFO)")
     parser.add_argument(
         "--profile",
         metavar="DIR",
         help="cProfile the bot over the measured part, write DIR/*.pstats, print the top",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="sample the bot with py-spy ($PY_SPY or on PATH) instead, write DIR/*.txt",
     )
     parser.add_argument("--profile-top", type=int, default=25, help="profile lines shown (25)")
     args = parser.parse_args(argv)

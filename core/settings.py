@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +16,7 @@ DEFAULT_MODELS = (
     "openrouter/free",
 )
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chatrelay.db"
+S = TypeVar("S", bound=BaseSettings)
 ReasoningEffort = Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
 
 
@@ -88,8 +89,13 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Build Settings, turning validation errors into one line per bad variable (no values)."""
+    return validated(Settings, **overrides)
+
+
+def validated(settings_class: type[S], **overrides: object) -> S:
+    """Build any settings class; a bad variable ends in one ConfigError line that names it."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -525,20 +525,6 @@ class Renderer:
                 return [*chunks[:-1], packed]
         return [*chunks, *blocks]
 
-    def plain_reply(
-        self,
-        text: str,
-        *,
-        notice: str | None = None,
-        reasoning: str | None = None,
-        reasoning_label: str = "Reasoning",
-    ) -> list[TelegramText]:
-        """The fallback when Telegram refuses entities: the original Markdown (and the notice,
-        label and reasoning) as plain text, so that not a character is lost."""
-        if reasoning and reasoning.strip():
-            text = f"{text}\n\n{reasoning_label}\n{reasoning}"
-        return split_plain(f"{notice}\n\n{text}" if notice else text, self.limit)
-
     def draft(self, text: str) -> TelegramText:
         """A preview of a partial answer: all of it, or the chunk still being written."""
         layout = _rendered(text, self._config)

@@ -6,10 +6,11 @@ import hashlib
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.settings import validated
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
@@ -105,12 +106,5 @@ class TelegramSettings(BaseSettings):
 
 
 def load_telegram_settings(**overrides: object) -> TelegramSettings:
-    """Build TelegramSettings, turning validation errors into one line (no values)."""
-    try:
-        return TelegramSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
-            problems.append(f"{name}: {error['msg']}")
-        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+    """Build TelegramSettings; a bad variable ends in one line that names it (no values)."""
+    return validated(TelegramSettings, **overrides)

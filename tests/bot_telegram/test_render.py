@@ -168,7 +168,6 @@ def test_blank_input_gives_no_messages() -> None:
     assert renderer.reply("") == []
     assert renderer.reply(" \n\n ") == []
     assert renderer.reply("", notice=" ", reasoning="\n") == []
-    assert renderer.plain_reply("  ") == []
     assert renderer.draft("") == TelegramText("")
     assert split_plain("\n \n") == []
     assert render_markdown("") == TelegramText("")
@@ -382,17 +381,6 @@ def test_reasoning_that_does_not_fit_the_last_message_starts_a_new_one() -> None
 # --------------------------------------------------------------------------- fallbacks, drafts
 
 
-def test_plain_reply_keeps_every_character() -> None:
-    markdown = "# T\n\n**b** _i_ `c` [l](/rel) \\( \\alpha \\)\n\n```py\nx = 1\n```\n"
-    markdown += paragraphs(20_000)
-    chunks = Renderer().plain_reply(
-        markdown, notice="Notice!", reasoning="Why *not*?", reasoning_label="Thoughts"
-    )
-    all_accepted(chunks)
-    assert all(not c.entities for c in chunks)
-    assert ink("".join(c.text for c in chunks)) == ink(f"Notice!{markdown}ThoughtsWhy *not*?")
-
-
 def test_a_draft_of_an_unclosed_fence_is_a_code_block() -> None:
     draft = Renderer().draft("Here:\n\n```python\ndef f():\n    return 1")
     accepted(draft)
@@ -422,7 +410,7 @@ def test_a_smaller_limit_is_respected_everywhere() -> None:
     chunks = renderer.reply(paragraphs(5_000), notice="n", reasoning="r " * 400)
     all_accepted(chunks, 300)
     accepted(renderer.draft(paragraphs(5_000)), 300)
-    all_accepted(renderer.plain_reply(paragraphs(5_000)), 300)
+    all_accepted(split_plain(paragraphs(5_000), 300), 300)
 
 
 @pytest.mark.parametrize(
