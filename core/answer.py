@@ -125,8 +125,8 @@ class Answerer:
         return window
 
     async def _stream(self, request: LLMRequest, turn: Turn) -> StreamOutcome:
-        relay = DraftRelay(turn.sink, self._clock)
         typing = TypingPulse(turn.sink, self._clock)
+        relay = DraftRelay(turn.sink, self._clock, on_shown=typing.seen)
         notices: list[str] = []
         text = ""
         queued_told = False

@@ -125,6 +125,7 @@ class SinkLimits:
     max_message_chars: int = 4096
     min_draft_interval: float = 1.0  # seconds between intermediate updates
     typing_interval: float = 4.0  # how often "typing" must be re-sent to stay visible
+    typing_delay: float = 0.0  # no "typing" for answers that appear sooner than this
     streams: bool = True  # False: only the final reply is delivered
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from core.ports import Clock, FloodWait, ReplySink
 
@@ -35,9 +36,12 @@ async def finish(task: asyncio.Task[None], *, cancel: bool) -> None:
 class DraftRelay:
     """Background task that shows the latest partial answer, throttled per sink."""
 
-    def __init__(self, sink: ReplySink, clock: Clock) -> None:
+    def __init__(
+        self, sink: ReplySink, clock: Clock, *, on_shown: Callable[[], None] | None = None
+    ) -> None:
         self._sink = sink
         self._clock = clock
+        self._on_shown = on_shown  # called once, when the first draft is visible
         self._interval = sink.limits.min_draft_interval
         self._latest = ""
         self._shown = ""
@@ -93,23 +97,32 @@ class DraftRelay:
             return
         finally:
             self._sending = False
+        if not self._shown and self._on_shown is not None:
+            self._on_shown()
         self._shown = text
         self._next_allowed = self._clock.monotonic() + self._interval
 
 
 class TypingPulse:
-    """Keeps "typing…" visible until stopped, re-sending it at the sink's interval."""
+    """Keeps "typing…" visible while the user waits for the answer to appear: from the sink's
+    ``typing_delay`` on, re-sent at its interval, until stopped or ``seen()``."""
 
     def __init__(self, sink: ReplySink, clock: Clock) -> None:
         self._sink = sink
         self._clock = clock
         self._task = asyncio.create_task(self._run(), name="typing-pulse")
 
+    def seen(self) -> None:
+        """The answer is visible now: no more "typing" (the platform clears it anyway)."""
+        self._task.cancel()
+
     async def stop(self) -> None:
         await finish(self._task, cancel=True)
 
     async def _run(self) -> None:
         interval = self._sink.limits.typing_interval
+        if self._sink.limits.typing_delay > 0:
+            await self._clock.sleep(self._sink.limits.typing_delay)
         while True:
             try:
                 await self._sink.show_typing()

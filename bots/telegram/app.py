@@ -14,6 +14,7 @@ from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
 from bots.telegram.refusals import RecentRefusals
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.transport import AiohttpRequest
 from bots.telegram.updates import ChatOrderedProcessor, SplitMessages
 from core.access import AccessPolicy
 from core.app import Core
@@ -24,7 +25,9 @@ from core.ports import Clock
 
 log = logging.getLogger("chatrelay.telegram")
 
-MAX_CONCURRENT_UPDATES = 4096
+# Updates worked on at once (the rest wait their turn, costing little memory); more would only
+# queue on the LLM's connections.
+MAX_CONCURRENT_UPDATES = 256
 MENU = tuple(name for name in COMMAND_NAMES if name != "start")
 ALLOWED_UPDATES = [Update.MESSAGE]
 
@@ -36,12 +39,8 @@ def build_application(settings: TelegramSettings, splits: SplitMessages) -> Appl
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES, splits))
-        .connection_pool_size(256)
-        .connect_timeout(10.0)
-        .read_timeout(30.0)
-        .write_timeout(30.0)
-        .pool_timeout(30.0)
-        .get_updates_read_timeout(40.0)
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=40.0))
         .build()
     )
 

@@ -15,11 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,12 +26,21 @@ from sqlalchemy.pool import NullPool
 from core.errors import ConfigError, InfrastructureError
 from core.storage.engine import SQLITE_BEGIN, build_engine, describe_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parents[2] / "migrations"
+# The newest revision in migrations/versions (a test keeps it equal to Alembic's head). A
+# database already there is not handed to Alembic at all, so a normal start never imports it
+# (about 11 MB of memory for the life of the process).
+HEAD_REVISION: Final = "0001"
 _ADVISORY_LOCK_KEY: Final = 0x63686174_72656C61  # "chatrela"
 
 
 def alembic_config(database_url: str | None = None) -> Config:
     """An Alembic Config for the project's migrations, optionally pinned to a URL."""
+    from alembic.config import Config
+
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise ConfigError(f"the migrations directory is missing: {MIGRATIONS_DIR}")
     config = Config()
@@ -50,11 +56,12 @@ async def upgrade_to_head(database_url: str) -> None:
     A database that can't be opened or reached raises InfrastructureError naming DATABASE_URL
     (password hidden), so start-up ends with one readable line.
     """
-    config = alembic_config(database_url)
     try:
         engine = build_engine(database_url, poolclass=NullPool)
         try:
-            await upgrade_engine(engine, config)
+            if await _revision_of(engine) == HEAD_REVISION:
+                return
+            await upgrade_engine(engine, alembic_config(database_url))
         finally:
             await engine.dispose()
     except (OSError, SQLAlchemyError) as exc:
@@ -69,6 +76,18 @@ async def upgrade_engine(engine: AsyncEngine, config: Config | None = None) -> N
     config = config or alembic_config()
     async with migration_connection(engine) as connection:
         await connection.run_sync(_run_upgrade, config)
+
+
+async def _revision_of(engine: AsyncEngine) -> str | None:
+    """The stamped revision, read without Alembic; None when there is none (yet)."""
+    async with engine.connect() as connection:
+        has_table = await connection.run_sync(
+            lambda sync: sync.dialect.has_table(sync, "alembic_version")
+        )
+        if not has_table:
+            return None
+        rows = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 async def current_revision(database_url: str) -> str | None:
@@ -121,9 +140,13 @@ async def _check_foreign_keys(connection: AsyncConnection) -> None:
 
 
 def _run_upgrade(connection: Connection, config: Config) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()

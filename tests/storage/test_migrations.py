@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from core.domain import ChatRef
 from core.storage.engine import build_engine
 from core.storage.migrate import (
+    HEAD_REVISION,
     alembic_config,
     current_revision,
     migration_connection,
@@ -26,7 +27,7 @@ from core.storage.models import metadata
 from core.storage.store import SqlChatStore
 from tests.support.clock import FakeClock
 
-HEAD = "0001"
+HEAD = HEAD_REVISION
 TABLES = {"alembic_version", "chats", "conversations", "messages", "usage_records"}
 
 
@@ -39,10 +40,11 @@ def table_names(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
 
 
-async def test_there_is_one_head_and_it_is_known() -> None:
+async def test_there_is_one_head_and_the_code_knows_it() -> None:
+    """upgrade_to_head skips Alembic for a database stamped HEAD_REVISION: keep it current."""
     script = ScriptDirectory.from_config(alembic_config())
 
-    assert script.get_heads() == [HEAD]
+    assert script.get_heads() == [HEAD_REVISION]
 
 
 async def test_empty_database_has_no_revision(empty_database_url: str) -> None:

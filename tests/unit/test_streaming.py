@@ -73,6 +73,32 @@ async def test_typing_is_repeated_at_the_sink_interval_until_stopped() -> None:
     assert set(clock.sleeps) == {4.0}
 
 
+async def test_no_typing_for_an_answer_that_appears_within_the_delay() -> None:
+    sink = RecordingSink(SinkLimits(typing_interval=4.0, typing_delay=3600.0))
+    pulse = TypingPulse(sink, ScaledClock(speed=1.0))
+    await settle()
+    await pulse.stop()
+    assert sink.typing == 0
+
+
+async def test_typing_stops_once_the_first_draft_is_visible() -> None:
+    clock = FakeClock()
+    sink = RecordingSink(SinkLimits(typing_interval=4.0, min_draft_interval=0.0))
+    pulse = TypingPulse(sink, clock)
+    await settle()
+    before = sink.typing
+    relay = DraftRelay(sink, clock, on_shown=pulse.seen)
+    relay.update("first words")
+    await settle()
+    after = sink.typing
+    await settle()
+    assert sink.drafts == ["first words"]
+    assert sink.typing == after  # nothing more once the answer shows
+    assert before >= 1
+    await relay.close()
+    await pulse.stop()
+
+
 class HangingSink(RecordingSink):
     """A platform that never answers a draft (a stuck connection)."""
 
