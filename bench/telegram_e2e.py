@@ -53,6 +53,7 @@ from bench.support import (
     process_rss_mb,
 )
 from bench.telegram_bot import TOKEN
+from core.storage.migrate import upgrade_to_head
 from tests.fakes.telegram import Chat, FakeTelegram, FloodLimits
 from tests.fakes.telegram.server import Params
 
@@ -447,6 +448,9 @@ async def run_once(scenario: str, stream: bool, args: argparse.Namespace, number
     limits = FloodLimits() if scenario == "conversation" else FloodLimits(global_per_second=0)
     with tempfile.TemporaryDirectory(prefix="chatrelay-bench-") as tmp:
         database = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        # As a deployment does (`chatrelay migrate`, then `chatrelay run`): the bot starts on a
+        # database already at the newest schema, so Alembic stays out of its memory.
+        await upgrade_to_head(database)
         timing = llm_timing(args.delay, stream)
         async with fake_openrouter_process(**timing) as openrouter:  # type: ignore[arg-type]
             llm_ms = None
