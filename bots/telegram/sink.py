@@ -29,7 +29,6 @@ TYPING_DELAY = 0.5  # a final message waits out this many flood pauses before gi
 class StreamMode(Enum):
     DRAFT = "draft"  # private chats: sendMessageDraft previews, then real messages
     EDIT = "edit"  # one message edited as the answer grows
-    NONE = "none"  # only the final answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,6 @@ class TelegramSink:
             min_draft_interval=interval,
             typing_interval=4.0,  # Telegram shows "typing" for 5 s at most
             typing_delay=TYPING_DELAY,
-            streams=mode is not StreamMode.NONE,
         )
         self._live: Message | None = None  # the message being edited (EDIT mode)
         self._live_text: TelegramText | None = None
@@ -177,8 +175,6 @@ class TelegramSink:
                 entities=p.entities or None,
                 message_thread_id=self._to.thread_id,
                 reply_parameters=reply,
-                disable_notification=False,
-                link_preview_options=None,
             )
             self._replied = True
             return message
