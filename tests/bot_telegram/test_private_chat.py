@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.fakes.openrouter import Answer, ErrorReply, FakeOpenRouter
+import pytest
+
+from tests.fakes.openrouter import Answer, ErrorReply, FakeOpenRouter, Hang
 from tests.fakes.telegram import FakeTelegram
 
 from .conftest import BotFactory
@@ -222,3 +224,34 @@ async def test_a_photo_for_a_text_only_model_gets_a_short_reply(
     assert "can't see images" in refusal.text
     assert "tencent/hy3-preview:free" in refusal.text
     assert len(openrouter.chat_requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        (ErrorReply.rate_limited(retry_after=120), "rate limited"),
+        (ErrorReply.unavailable(), "unavailable right now"),
+        (ErrorReply.moderation(reasons=("violence",)), "content policy: violence"),
+        (Hang(seconds=60), "took too long"),
+    ],
+)
+async def test_every_failure_ends_in_a_readable_message_and_the_next_message_works(
+    tg: FakeTelegram,
+    openrouter: FakeOpenRouter,
+    running_bot: BotFactory,
+    behaviour: ErrorReply | Hang,
+    expected: str,
+) -> None:
+    chat = tg.private_chat(1014, "Ned")
+    model = "openai/gpt-5"
+    openrouter.set_model_behaviour(model, behaviour)
+    fast = {"openrouter_models": model, "openrouter_first_token_timeout": 0.5}
+    async with running_bot(core=fast):
+        await tg.user_says(chat, None, "please fail")
+        [failure] = await tg.wait_for_sent(chat, 1, timeout=15)
+        openrouter.set_model_behaviour(model, None)
+        await tg.user_says(chat, None, "and now?")
+        sent = await tg.wait_for_sent(chat, 2, timeout=15)
+    assert expected in failure.text
+    assert "Your message is saved" in failure.text
+    assert sent[1].text == "Echo: and now?"
