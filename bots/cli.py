@@ -10,10 +10,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from bots.console.session import ConsoleSession, terminal_language
+from bots.discord.app import DiscordBot
+from bots.discord.settings import load_discord_settings
 from bots.telegram.app import TelegramBot
 from bots.telegram.settings import load_telegram_settings
 from core.app import build_core
@@ -27,8 +30,9 @@ from core.storage.migrate import upgrade_to_head
 log = logging.getLogger("chatrelay.cli")
 
 NO_PLATFORM = (
-    "No chat platform is configured: set TELEGRAM_BOT_TOKEN (from @BotFather) in .env or the "
-    "environment.\nOr talk to the bot in this terminal:  chatrelay chat"
+    "No chat platform is configured: set TELEGRAM_BOT_TOKEN (from @BotFather) and/or "
+    "DISCORD_BOT_TOKEN (Discord Developer Portal) in .env or the environment.\n"
+    "Or talk to the bot in this terminal:  chatrelay chat"
 )
 
 
@@ -57,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--verbose", action="store_true", help="show INFO logs on stderr")
     commands.add_parser(
         "run",
-        help="start every chat platform whose token is configured (TELEGRAM_BOT_TOKEN)",
-        description="Run the bot on Telegram (long polling, or a webhook when "
-        "TELEGRAM_WEBHOOK_URL is set) until SIGTERM or Ctrl-C. Migrates the database first.",
+        help="start every chat platform whose token is configured (Telegram, Discord)",
+        description="Run the bot on Telegram (TELEGRAM_BOT_TOKEN; long polling, or a webhook "
+        "when TELEGRAM_WEBHOOK_URL is set) and on Discord (DISCORD_BOT_TOKEN), in one process, "
+        "until SIGTERM or Ctrl-C. Migrates the database first.",
     )
     commands.add_parser("migrate", help="bring the database schema up to date and exit")
     return parser
@@ -84,31 +89,37 @@ async def run_chat(settings: Settings, chat_name: str) -> None:
 
 async def run_platforms(settings: Settings) -> int:
     telegram = load_telegram_settings()
-    if not telegram.enabled:
+    discord = load_discord_settings()
+    if not telegram.enabled and not discord.enabled:
         print(NO_PLATFORM, file=sys.stderr)
         return 2
     settings.require_api_key()
-    redact(telegram.token)
+    redact(*(s.token for s in (telegram, discord) if s.enabled))
     clock = SystemClock()
-    async with build_core(settings, clock=clock) as core:
-        bot = TelegramBot(telegram, core, clock)
-        await bot.start()
-        try:
-            await stop_requested()
+    with stop_signals() as stop:  # from here on SIGTERM stops cleanly, even during start-up
+        async with build_core(settings, clock=clock) as core, AsyncExitStack() as running:
+            if telegram.enabled:
+                telegram_bot = TelegramBot(telegram, core, clock)
+                await telegram_bot.start()
+                running.push_async_callback(telegram_bot.stop)
+            if discord.enabled:
+                discord_bot = DiscordBot(discord, core, clock)
+                await discord_bot.start()
+                running.push_async_callback(discord_bot.stop)
+            await stop.wait()
             log.info("stopping")
-        finally:
-            await bot.stop()
     return 0
 
 
-async def stop_requested() -> None:
-    """Wait for SIGTERM or SIGINT."""
+@contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -318,4 +318,9 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
     "menu.system": {EN: "Show or set the system prompt", ZH: "查看或设置系统提示词"},
     "menu.lang": {EN: "Language of the bot's messages (en/zh)", ZH: "机器人消息的语言（en/zh）"},
     "menu.help": {EN: "What I can do", ZH: "我能做什么"},
+    "menu.ask": {EN: "Ask the model (in a new thread)", ZH: "向模型提问（在新的子区中）"},
+    "menu.arg.prompt": {EN: "What to ask", ZH: "要问的问题"},
+    "menu.arg.model": {EN: "A model id, e.g. openai/gpt-5", ZH: "模型 id，例如 openai/gpt-5"},
+    "menu.arg.system": {EN: "The new system prompt, or reset", ZH: "新的系统提示词，或 reset"},
+    "menu.arg.lang": {EN: "en or zh", ZH: "en 或 zh"},
 }

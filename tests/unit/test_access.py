@@ -31,3 +31,18 @@ def test_admins_are_always_allowed_and_alone_change_shared_settings() -> None:
     assert policy.may_change_settings(BOB, shared=True)
     assert not policy.may_change_settings(ANN, shared=True)
     assert policy.may_change_settings(ANN, shared=False)
+
+
+def test_a_listed_role_admits_its_members_anywhere() -> None:
+    policy = AccessPolicy(allowed_roles=["555", "Helpers"])
+    assert policy.allows(BOB, GROUP, roles=["555"])
+    assert policy.allows(BOB, GROUP, roles=["helpers"])
+    assert not policy.allows(BOB, GROUP, roles=["777"])
+    assert not policy.allows(BOB, GROUP)
+
+
+def test_any_of_several_places_may_be_listed() -> None:
+    policy = AccessPolicy(allowed_chats=["-100500"])
+    thread, parent = Party("9"), Party("-100500")
+    assert policy.allows(BOB, thread, parent)
+    assert not policy.allows(BOB, thread)

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.discord.settings import DiscordSettings, load_discord_settings
 from bots.telegram.settings import TelegramSettings, load_telegram_settings
 from core.errors import ConfigError
 from core.settings import DEFAULT_MODELS, Settings, load_settings
@@ -66,7 +67,7 @@ def test_every_setting_is_documented_in_env_example() -> None:
     documented = {
         line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
     }
-    fields = {*Settings.model_fields, *TelegramSettings.model_fields}
+    fields = {*Settings.model_fields, *TelegramSettings.model_fields, *DiscordSettings.model_fields}
     assert documented == {name.upper() for name in fields}
 
 
@@ -108,3 +109,18 @@ def test_bad_telegram_settings_name_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         load_telegram_settings()
+
+
+def test_discord_lists_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    assert not load_discord_settings().enabled
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "MTIz.secret-token")
+    monkeypatch.setenv("DISCORD_GUILD_IDS", "1, 2")
+    monkeypatch.setenv("DISCORD_API_BASE_URL", "http://127.0.0.1:9/api/v10/")
+    settings = load_discord_settings()
+    assert settings.discord_guild_ids == (1, 2)
+    assert settings.api_base_url == "http://127.0.0.1:9/api/v10"
+    assert "secret-token" not in repr(settings)
+    monkeypatch.setenv("DISCORD_GUILD_IDS", "general")
+    with pytest.raises(ConfigError, match="DISCORD_GUILD_IDS"):
+        load_discord_settings()

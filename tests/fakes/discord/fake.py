@@ -219,14 +219,19 @@ class FakeDiscord(ServerCore):
         return list(found.values())
 
     def _attachment(self, spec: Json | str, channel_id: int) -> Json:
+        """An attachment's JSON; ``data`` (str or bytes) is what the CDN URL then serves."""
         data = {"filename": spec} if isinstance(spec, str) else dict(spec)
         aid = self.snowflake()
         filename = data.pop("filename", "file.bin")
-        url = f"{self.base_url}/attachments/{channel_id}/{aid}/{filename}"
+        path = f"/attachments/{channel_id}/{aid}/{filename}"
+        url = f"{self.base_url}{path}"
+        content = data.pop("data", b"")
+        content = content.encode() if isinstance(content, str) else bytes(content)
+        self.files[path] = content
         return {
             "id": str(aid),
             "filename": filename,
-            "size": data.pop("size", 0),
+            "size": data.pop("size", len(content)),
             "url": url,
             "proxy_url": url,
             "content_type": data.pop("content_type", None),

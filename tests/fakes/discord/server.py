@@ -130,6 +130,7 @@ class ServerCore:
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self._routes: list[_Route] = []
+        self.files: dict[str, bytes] = {}  # attachment bytes by CDN path
         self._scripted: dict[str, deque[DiscordError | Verdict]] = {}
         self._cond = asyncio.Condition()
         self._ids = itertools.count()
@@ -148,6 +149,13 @@ class ServerCore:
         return value
 
     # ---- lifecycle
+
+    async def _attachment_file(self, request: web.Request) -> web.Response:
+        """What Discord's CDN serves: the bytes of an attachment a user sent."""
+        data = self.files.get(request.path)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def route(
         self,
@@ -168,6 +176,7 @@ class ServerCore:
         app.router.add_get("/", self._gateway)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{path:.*}", self._attachment_file)  # the CDN
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=0.2
         )

@@ -1,0 +1,246 @@
+"""The Discord adapter's lifecycle: a discord.py client with the message content intent, slash
+commands registered (and translated) on start-up, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from typing import Any
+
+import yarl
+
+with warnings.catch_warnings():  # discord.py imports the deprecated stdlib audioop (voice)
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord
+    import discord.gateway
+    import discord.http
+from discord import app_commands
+
+from bots.discord.handler import DiscordHandler, DiscordOptions
+from bots.discord.render import DiscordRenderer
+from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
+from bots.discord.sink import QUIET
+from core.access import AccessPolicy
+from core.app import Core
+from core.domain import Language
+from core.errors import ConfigError, InfrastructureError, LLMError
+from core.i18n import Translator
+from core.ports import Clock
+
+log = logging.getLogger("chatrelay.discord")
+
+READY_TIMEOUT = 60.0
+MODEL_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+
+
+def point_at(settings: DiscordSettings) -> None:
+    """discord.py reads its REST base and gateway from class attributes; it never asks the
+    REST API for the gateway, so both are set when either server is not Discord's."""
+    if settings.api_base_url != DEFAULT_API_BASE_URL:
+        discord.http.Route.BASE = settings.api_base_url
+    if settings.discord_gateway_url != DEFAULT_GATEWAY_URL:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class MenuTranslator(app_commands.Translator):
+    """Slash command descriptions in the user's Discord language (Chinese for zh-CN/zh-TW)."""
+
+    def __init__(self, translator: Translator) -> None:
+        self._t = translator
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: Any
+    ) -> str | None:
+        key = string.extras.get("key")
+        lang = Language.from_code(locale.value)
+        if key is None or lang is None or lang is Language.EN:
+            return None
+        return self._t(lang, key)
+
+
+def text(translator: Translator, key: str) -> app_commands.locale_str:
+    return app_commands.locale_str(translator(Language.EN, key), key=key)
+
+
+class ChatrelayClient(discord.Client):
+    def __init__(
+        self,
+        *,
+        handler: DiscordHandler,
+        core: Core,
+        guild_ids: tuple[int, ...],
+        guild_ready_timeout: float,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        # A text bot: discord.py's start-up warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(
+            intents=intents, allowed_mentions=QUIET, guild_ready_timeout=guild_ready_timeout
+        )
+        self._handler = handler
+        self._core = core
+        self._guild_ids = guild_ids
+        self.tree = app_commands.CommandTree(self)
+        self._register()
+
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(MenuTranslator(self._core.translator))
+        if self._guild_ids:
+            for guild_id in self._guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is not None:
+            await self._handler.on_message(message, self.user)
+
+    def _register(self) -> None:
+        t = self._core.translator
+        handler = self._handler
+        catalog = self._core.catalog
+
+        @self.tree.command(name="ask", description=text(t, "menu.ask"))
+        @app_commands.describe(prompt=text(t, "menu.arg.prompt"))
+        async def ask(interaction: discord.Interaction, prompt: str) -> None:
+            await handler.on_ask(interaction, prompt)
+
+        @self.tree.command(name="think", description=text(t, "menu.think"))
+        @app_commands.describe(prompt=text(t, "menu.arg.prompt"))
+        async def think(interaction: discord.Interaction, prompt: str | None = None) -> None:
+            await handler.on_command(interaction, f"/think {prompt or ''}".strip())
+
+        @self.tree.command(name="model", description=text(t, "menu.model"))
+        @app_commands.describe(model=text(t, "menu.arg.model"))
+        async def model(interaction: discord.Interaction, model: str | None = None) -> None:
+            await handler.on_command(interaction, f"/model {model or ''}".strip())
+
+        @model.autocomplete("model")
+        async def model_choices(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            try:
+                models = await catalog.get()
+            except LLMError as error:  # no suggestions is the right answer then
+                log.warning("model list unavailable for autocomplete", extra={"reason": str(error)})
+                return []
+            wanted = current.lower()
+            ids = [m.id for m in models if wanted in m.id.lower()][:MODEL_CHOICES]
+            return [app_commands.Choice(name=model_id[:100], value=model_id) for model_id in ids]
+
+        @self.tree.command(name="system", description=text(t, "menu.system"))
+        @app_commands.describe(prompt=text(t, "menu.arg.system"))
+        async def system(interaction: discord.Interaction, prompt: str | None = None) -> None:
+            await handler.on_command(interaction, f"/system {prompt or ''}".strip())
+
+        @self.tree.command(name="lang", description=text(t, "menu.lang"))
+        @app_commands.describe(language=text(t, "menu.arg.lang"))
+        @app_commands.choices(
+            language=[
+                app_commands.Choice(name="English", value="en"),
+                app_commands.Choice(name="中文", value="zh"),
+            ]
+        )
+        async def lang(interaction: discord.Interaction, language: str) -> None:
+            await handler.on_command(interaction, f"/lang {language}")
+
+        for name in ("stats", "new", "help"):
+            self.tree.add_command(self._simple(name, t))
+
+    def _simple(self, name: str, t: Translator) -> app_commands.Command[Any, Any, None]:
+        handler = self._handler
+
+        async def run(interaction: discord.Interaction) -> None:
+            await handler.on_command(interaction, f"/{name}")
+
+        return app_commands.Command(name=name, description=text(t, f"menu.{name}"), callback=run)
+
+
+class DiscordBot:
+    """Discord for one process: ``await start()`` (returns once connected and ready), then
+    ``await stop()`` on shutdown."""
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        core: Core,
+        clock: Clock,
+        *,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        self._settings = settings
+        self._handler = DiscordHandler(
+            service=core.service,
+            translator=core.translator,
+            default_language=core.config.default_language,
+            access=AccessPolicy(
+                allowed_users=settings.discord_allowed_users,
+                allowed_chats=(
+                    *settings.discord_allowed_guilds,
+                    *settings.discord_allowed_channels,
+                ),
+                allowed_roles=settings.discord_allowed_roles,
+                admins=settings.admin_users,
+            ),
+            renderer=DiscordRenderer(),
+            clock=clock,
+            options=DiscordOptions(
+                edit_interval=settings.discord_edit_interval,
+                ask_threads=settings.discord_ask_threads,
+                text_file_max_bytes=settings.discord_text_file_max_kb * 1024,
+            ),
+        )
+        self.client = ChatrelayClient(
+            handler=self._handler,
+            core=core,
+            guild_ids=settings.discord_guild_ids,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        point_at(self._settings)
+        self._task = asyncio.create_task(self.client.start(self._settings.token), name="discord")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        try:
+            done, _ = await asyncio.wait(
+                {self._task, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if self._task in done:
+            await self.client.close()
+            self._raise_start_failure(self._task)
+        if ready not in done:
+            await self.client.close()
+            raise InfrastructureError("Discord did not get ready within a minute")
+        log.info("discord connected", extra={"bot": str(self.client.user)})
+
+    @staticmethod
+    def _raise_start_failure(task: asyncio.Task[None]) -> None:
+        error = task.exception()
+        if isinstance(error, discord.LoginFailure):
+            raise ConfigError("DISCORD_BOT_TOKEN was refused by Discord") from None
+        if isinstance(error, discord.PrivilegedIntentsRequired):
+            raise ConfigError(
+                "the bot needs the Message Content intent: Discord Developer Portal -> your "
+                "application -> Bot -> Privileged Gateway Intents -> Message Content Intent"
+            ) from None
+        if error is not None:
+            raise InfrastructureError(f"cannot connect to Discord: {error}") from None
+        raise InfrastructureError("the Discord client stopped before it was ready")
+
+    async def stop(self) -> None:
+        """Take nothing new, let answers in flight finish (bounded), then disconnect."""
+        self._handler.close()
+        await self._handler.drain(self._settings.discord_shutdown_grace)
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.warning("the Discord client ended with an error", exc_info=True)

@@ -1,0 +1,262 @@
+"""Discord messages and slash commands in, through the core, answers out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+
+import discord
+
+from bots.discord.inbound import (
+    AttachmentKind,
+    addressing,
+    author_of,
+    chat_ref,
+    kind_of,
+    places_of,
+    quoted_file,
+    role_ids,
+    user_party,
+)
+from bots.discord.render import DiscordRenderer
+from bots.discord.sink import ChannelSink, InteractionSink
+from core.access import AccessPolicy
+from core.commands import parse_command
+from core.domain import ImageInput, IncomingMessage, Language
+from core.i18n import Translator
+from core.ordering import LocalChatLocks
+from core.ports import Clock, Reply
+from core.service import ChatService
+
+log = logging.getLogger("chatrelay.discord")
+
+SETTINGS_COMMANDS = frozenset({"model", "system", "lang"})
+THREAD_NAME_MAX = 90
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordOptions:
+    edit_interval: float = 1.0
+    ask_threads: bool = True
+    text_file_max_bytes: int = 100 * 1024
+
+
+class DiscordHandler:
+    """Turns Discord events into ``IncomingMessage``s for the core, each with a sink."""
+
+    def __init__(
+        self,
+        *,
+        service: ChatService,
+        translator: Translator,
+        default_language: Language,
+        access: AccessPolicy,
+        renderer: DiscordRenderer,
+        clock: Clock,
+        options: DiscordOptions,
+    ) -> None:
+        self._service = service
+        self._t = translator
+        self._default_language = default_language
+        self._access = access
+        self._renderer = renderer
+        self._clock = clock
+        self._options = options
+        self._order = LocalChatLocks()  # the adapter's own work in arrival order, per channel
+        self._refused: set[tuple[int, int]] = set()
+        self._in_flight: set[asyncio.Task[object]] = set()
+        self._closing = False
+
+    # ---- lifecycle
+
+    def close(self) -> None:
+        """Take no new messages or commands."""
+        self._closing = True
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Let answers in flight finish, for at most ``timeout`` seconds."""
+        if not self._in_flight:
+            return
+        _, pending = await asyncio.wait(set(self._in_flight), timeout=timeout)
+        if pending:
+            log.warning("answers still in flight at shutdown were cut short")
+            for task in pending:
+                task.cancel()
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    # ---- messages
+
+    async def on_message(self, message: discord.Message, bot: discord.ClientUser) -> None:
+        if (
+            self._closing
+            or message.author.bot
+            or message.type
+            not in (
+                discord.MessageType.default,
+                discord.MessageType.reply,
+            )
+        ):
+            return
+        self._track()
+        async with self._order.hold(chat_ref(message.channel)):
+            addressed = addressing(message, bot)
+            if not addressed.for_bot:
+                return
+            sink = ChannelSink(
+                channel=message.channel,
+                reply_to=message if message.guild is not None else None,
+                renderer=self._renderer,
+                clock=self._clock,
+                interval=self._options.edit_interval,
+            )
+            if not self._allowed(message.author, message.channel, message.guild):
+                await self._refuse_message(message, sink)
+                return
+            incoming = IncomingMessage(
+                chat=chat_ref(message.channel),
+                author=author_of(message.author),
+                text=addressed.text,
+                message_id=str(message.id),
+                shared=message.guild is not None,
+            )
+            complete = await self._with_attachments(incoming, message, sink)
+            if complete is None or await self._settings_refused(complete, message.author, sink):
+                return
+            await self._service.handle(complete, sink)
+
+    async def _with_attachments(
+        self, incoming: IncomingMessage, message: discord.Message, sink: ChannelSink
+    ) -> IncomingMessage | None:
+        """Images go to the model, text files are read into the message, anything else gets a
+        short reply (None: nothing more to do)."""
+        images: list[ImageInput] = []
+        texts: list[str] = []
+        for attachment in message.attachments:
+            kind = kind_of(attachment)
+            if kind is AttachmentKind.OTHER or (
+                kind is AttachmentKind.TEXT and attachment.size > self._options.text_file_max_bytes
+            ):
+                await self._service.tell(incoming, sink, "input.unsupported", what="document")
+                return None
+            data = await attachment.read()
+            if kind is AttachmentKind.IMAGE:
+                images.append(ImageInput(data, attachment.content_type or "image/png"))
+            else:
+                texts.append(quoted_file(attachment.filename, data))
+        if not images and not texts:
+            return incoming
+        text = "\n\n".join([incoming.text, *texts]).strip() if texts else incoming.text
+        return replace(incoming, text=text, images=tuple(images))
+
+    async def _refuse_message(self, message: discord.Message, sink: ChannelSink) -> None:
+        key = (message.channel.id, message.author.id)
+        if key in self._refused:
+            return
+        self._refused.add(key)
+        lang = self._default_language
+        await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
+
+    # ---- slash commands
+
+    async def on_command(self, interaction: discord.Interaction, text: str) -> None:
+        """A slash command, given as the text command it stands for ("/model x")."""
+        if self._closing:
+            return
+        self._track()
+        lang = Language.from_code(str(interaction.locale)) or self._default_language
+        user = interaction.user
+        if not self._allowed(user, interaction.channel, interaction.guild):
+            await interaction.response.send_message(self._t(lang, "access.denied"), ephemeral=True)
+            return
+        shared = interaction.guild is not None
+        command = parse_command(text)
+        if (
+            command is not None
+            and self._changes_settings(command.name, command.args)
+            and not self._access.may_change_settings(user_party(user), shared=shared)
+        ):
+            refusal = self._t(lang, "access.admin_only", name=command.name)
+            await interaction.response.send_message(refusal, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        incoming = IncomingMessage(
+            chat=chat_ref(interaction.channel),
+            author=author_of(user, str(interaction.locale)),
+            text=text,
+            message_id=f"interaction:{interaction.id}",
+            shared=shared,
+        )
+        sink = InteractionSink(
+            interaction=interaction,
+            renderer=self._renderer,
+            clock=self._clock,
+            interval=self._options.edit_interval,
+        )
+        await self._service.handle(incoming, sink)
+
+    async def on_ask(self, interaction: discord.Interaction, prompt: str) -> None:
+        """``/ask``: in a server channel, a new thread (a fresh conversation) holds the answer;
+        elsewhere (DMs, threads, or with threads off) it is answered in place."""
+        channel = interaction.channel
+        if not (
+            self._options.ask_threads
+            and isinstance(channel, discord.TextChannel)
+            and not self._closing
+            and self._allowed(interaction.user, channel, interaction.guild)
+        ):
+            await self.on_command(interaction, prompt)
+            return
+        self._track()
+        await interaction.response.defer(thinking=True)
+        name = " ".join(prompt.split())[:THREAD_NAME_MAX] or "chat"
+        thread = await channel.create_thread(
+            name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440
+        )
+        await interaction.edit_original_response(content=thread.mention)
+        incoming = IncomingMessage(
+            chat=chat_ref(thread),
+            author=author_of(interaction.user, str(interaction.locale)),
+            text=prompt,
+            message_id=f"interaction:{interaction.id}",
+            shared=True,
+        )
+        sink = ChannelSink(
+            channel=thread,
+            reply_to=None,
+            renderer=self._renderer,
+            clock=self._clock,
+            interval=self._options.edit_interval,
+        )
+        await self._service.handle(incoming, sink)
+
+    # ---- rules
+
+    def _allowed(
+        self, user: discord.abc.User, channel: object, guild: discord.Guild | None
+    ) -> bool:
+        return self._access.allows(
+            user_party(user), *places_of(channel, guild), roles=role_ids(user)
+        )
+
+    async def _settings_refused(
+        self, incoming: IncomingMessage, user: discord.abc.User, sink: ChannelSink
+    ) -> bool:
+        command = parse_command(incoming.text)
+        if command is None or not self._changes_settings(command.name, command.args):
+            return False
+        if self._access.may_change_settings(user_party(user), shared=incoming.shared):
+            return False
+        await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
+        return True
+
+    @staticmethod
+    def _changes_settings(name: str, args: str) -> bool:
+        if name in SETTINGS_COMMANDS:
+            return bool(args)
+        return name == "think" and args.lower() in ("on", "off")

@@ -1,0 +1,110 @@
+"""What a Discord message means for the bot: is it addressed to us, where its history lives,
+who wrote it, and what its attachments are."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import discord
+
+from core.access import Party
+from core.domain import Author, ChatRef
+
+PLATFORM = "discord"
+TEXT_SUFFIXES = (
+    ".txt", ".md", ".markdown", ".py", ".js", ".ts", ".json", ".yaml", ".yml", ".toml", ".csv",
+    ".log", ".ini", ".cfg", ".html", ".css", ".xml", ".sql", ".sh", ".c", ".h", ".cpp", ".rs",
+    ".go", ".java", ".kt", ".rb", ".php", ".swift",
+)  # fmt: skip
+
+
+def chat_ref(channel: object) -> ChatRef:
+    """One history per DM, per channel, and per thread (under its parent channel)."""
+    if isinstance(channel, discord.Thread):
+        return ChatRef(PLATFORM, str(channel.parent_id), str(channel.id))
+    return ChatRef(PLATFORM, str(getattr(channel, "id", "")))
+
+
+def author_of(user: discord.abc.User, locale: str | None = None) -> Author:
+    return Author(str(user.id), user.display_name, locale)
+
+
+def user_party(user: discord.abc.User) -> Party:
+    return Party(str(user.id), user.name)
+
+
+def places_of(channel: object, guild: discord.Guild | None) -> tuple[Party, ...]:
+    """The channel, its parent for a thread, and the server: any of them may be allowed."""
+    places = [Party(str(getattr(channel, "id", "")))]
+    if isinstance(channel, discord.Thread) and channel.parent_id is not None:
+        places.append(Party(str(channel.parent_id)))
+    if guild is not None:
+        places.append(Party(str(guild.id)))
+    return tuple(places)
+
+
+def role_ids(user: discord.abc.User) -> tuple[str, ...]:
+    if isinstance(user, discord.Member):
+        return tuple(str(role.id) for role in user.roles) + tuple(r.name for r in user.roles)
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Addressing:
+    for_bot: bool
+    text: str
+
+
+def addressing(message: discord.Message, bot: discord.ClientUser) -> Addressing:
+    """DMs: everything. Servers: an @mention of the bot, a reply to one of its messages, or
+    anything in a thread the bot started (its conversations from /ask)."""
+    text = message.content
+    if message.guild is None:
+        return Addressing(True, text)
+    mentioned = any(user.id == bot.id for user in message.mentions)
+    replied = message.reference is not None and isinstance(
+        message.reference.resolved, discord.Message
+    )
+    if replied and isinstance(message.reference, discord.MessageReference):
+        resolved = message.reference.resolved
+        replied = isinstance(resolved, discord.Message) and resolved.author.id == bot.id
+    in_own_thread = isinstance(message.channel, discord.Thread) and (
+        message.channel.owner_id == bot.id
+    )
+    if not (mentioned or replied or in_own_thread):
+        return Addressing(False, text)
+    return Addressing(True, without_mention(text, bot.id))
+
+
+def without_mention(text: str, bot_id: int) -> str:
+    cleaned = re.sub(rf"<@!?{bot_id}>", " ", text)
+    return " ".join(part for part in cleaned.split(" ") if part).strip(" ,:")
+
+
+class AttachmentKind(Enum):
+    IMAGE = "image"
+    TEXT = "text"
+    OTHER = "other"
+
+
+def kind_of(attachment: discord.Attachment) -> AttachmentKind:
+    content_type = (attachment.content_type or "").split(";")[0].strip().lower()
+    if content_type.startswith("image/"):
+        return AttachmentKind.IMAGE
+    name = attachment.filename.lower()
+    if content_type.startswith("text/") or name.endswith(TEXT_SUFFIXES):
+        return AttachmentKind.TEXT
+    return AttachmentKind.OTHER
+
+
+def quoted_file(name: str, data: bytes) -> str:
+    """A text attachment as the model reads it: its name and a fenced block."""
+    body = data.decode("utf-8", errors="replace")
+    fence = "`" * max(3, _longest_backtick_run(body) + 1)
+    return f"{name}:\n{fence}\n{body}\n{fence}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
