@@ -45,6 +45,7 @@ from bench.support import (
     fake_openrouter_process,
     llm_baseline_ms,
     percentile,
+    process_cpu_split,
     process_peak_rss_mb,
     process_rss_mb,
 )
@@ -213,6 +214,8 @@ class Result:
     latencies_ms: list[float]
     llm_ms: float
     rate_limited: bool
+    user_cpu: float = 0.0
+    system_cpu: float = 0.0
     calls: str = ""
     rejected_429: int = 0
     message_calls: int = 0
@@ -300,6 +303,7 @@ async def conversation(
     fake = world.fake
     starts = random.Random(7)
     window = Window(bot.pid)
+    split_start = process_cpu_split(bot.pid)
     window.start()
     began = time.monotonic()
     outcomes = await asyncio.gather(
@@ -326,6 +330,9 @@ async def conversation(
         ) from failures[0]
     await asyncio.sleep(SETTLE)
     window.stop()
+    user_cpu, system_cpu = (
+        end - start for end, start in zip(process_cpu_split(bot.pid), split_start, strict=True)
+    )
     latencies = [value for outcome in outcomes if isinstance(outcome, list) for value in outcome]
     return Result(
         len(latencies),
@@ -338,6 +345,8 @@ async def conversation(
         latencies,
         llm_ms,
         not args.no_rate_limits,
+        user_cpu=user_cpu,
+        system_cpu=system_cpu,
         calls=fake.calls_by_route(),
         rejected_429=fake.rejected,
         message_calls=fake.message_calls(),
@@ -433,7 +442,8 @@ def report(result: Result, args: argparse.Namespace, number: int) -> None:
     print(
         f"  bot CPU: {result.bot_cpu:.2f} s = {result.cpu_per_1000:.2f} s per 1,000 replies; "
         f"its event loop thread {result.loop_cpu:.2f} s, other threads (SQLite, discord.py's "
-        f"heartbeat) {result.bot_cpu - result.loop_cpu:.2f} s"
+        f"heartbeat) {result.bot_cpu - result.loop_cpu:.2f} s; user {result.user_cpu:.2f} s, "
+        f"system {result.system_cpu:.2f} s"
     )
     print(f"  CPU of this process (the fake Discord, the users): {result.own_cpu:.2f} s")
     print(

@@ -140,3 +140,11 @@ def _status_mb(pid: int, key: str) -> float:
             if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {key} for process {pid}")
+
+
+def process_cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of another process (all its threads) so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick

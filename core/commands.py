@@ -102,7 +102,7 @@ class Commands:
         )
 
     async def _stats_cmd(self, turn: Turn, args: str) -> Reply:
-        return Reply(await self._stats.render(turn.chat.id, turn.lang))
+        return Reply(await self._stats.render(turn.chat.id, turn.lang), card=True)
 
     async def _new(self, turn: Turn, args: str) -> Reply:
         await self._store.start_conversation(turn.chat.id)

@@ -143,6 +143,7 @@ class Reply:
     notice: str | None = None
     is_error: bool = False
     reasoning_label: str = "Reasoning"
+    card: bool = False  # a summary (like /stats) a platform may show as a card (an embed)
 
 
 class FloodWait(Exception):

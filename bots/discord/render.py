@@ -41,7 +41,8 @@ __all__ = [
     "split_markdown",
 ]
 
-MAX_CONTENT = 2000  # code points of message content
+MAX_CONTENT = 2000
+MAX_EMBED_DESCRIPTION = 4096  # code points of message content
 WRITING_MARKER = " ▌"  # appended to drafts while the answer is still being written
 REASONING_FILENAME = "reasoning.md"
 ATTACHED = "📎"  # on the label line of reasoning sent as a file (no words: any language)
@@ -62,6 +63,7 @@ class DiscordMessage:
 
     content: str
     files: tuple[Attachment, ...] = ()
+    embed: bool = False  # the content goes in an embed's description (up to 4,096 characters)
 
 
 # --------------------------------------------------------------------------- escaping
@@ -432,6 +434,12 @@ class DiscordRenderer:
         else:
             messages.append(DiscordMessage(block, files))
         return messages
+
+    def card(self, text: str) -> list[DiscordMessage]:
+        """A summary (``/stats``) as one embed when it fits one, else as plain messages."""
+        if text.strip() and len(text) <= MAX_EMBED_DESCRIPTION:
+            return [DiscordMessage(text.strip(), embed=True)]
+        return self.reply(text)
 
     def draft(self, text: str) -> str:
         """A preview of a partial answer with the "still writing" marker: all of it, or the

@@ -21,10 +21,18 @@ TYPING_DELAY = 0.5  # answers that show within half a second need no "typing"
 DRAFT_EDIT_WAIT = 3.0  # seconds an intermediate edit may take before it is given up
 # The bot never pings anyone with what a model wrote (no @everyone, no roles, no users).
 QUIET = discord.AllowedMentions.none()
+EMBED_COLOUR = discord.Colour.blurple()
 
 
 def files_of(message: DiscordMessage) -> list[discord.File]:
     return [discord.File(io.BytesIO(f.data), filename=f.filename) for f in message.files]
+
+
+def body_of(message: DiscordMessage) -> tuple[str | None, discord.Embed | None]:
+    """The message's content, or its embed (then no content)."""
+    if message.embed:
+        return None, discord.Embed(description=message.content, colour=EMBED_COLOUR)
+    return message.content, None
 
 
 class _Sink:
@@ -65,12 +73,15 @@ class _Sink:
         self._live_content = content
 
     async def deliver(self, reply: Reply) -> Sequence[str]:
-        parts = self._renderer.reply(
-            reply.text,
-            notice=reply.notice,
-            reasoning=reply.reasoning,
-            reasoning_label=reply.reasoning_label,
-        )
+        if reply.card:
+            parts = self._renderer.card(reply.text)
+        else:
+            parts = self._renderer.reply(
+                reply.text,
+                notice=reply.notice,
+                reasoning=reply.reasoning,
+                reasoning_label=reply.reasoning_label,
+            )
         live, self._live, self._live_content = self._live, None, None
         sent: list[str] = []
         try:
@@ -110,7 +121,8 @@ class _Sink:
         raise NotImplementedError
 
     async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message:
-        return await live.edit(content=part.content, attachments=files_of(part))
+        content, embed = body_of(part)
+        return await live.edit(content=content, embed=embed, attachments=files_of(part))
 
 
 class ChannelSink(_Sink):
@@ -145,15 +157,19 @@ class ChannelSink(_Sink):
         return await self._send(part, first=first)
 
     async def _send(self, part: DiscordMessage, *, first: bool) -> discord.Message:
+        content, embed = body_of(part)
         if first and self._reply_to is not None:
             return await self._channel.send(
-                part.content,
+                content,
+                embeds=[embed] if embed else [],
                 files=files_of(part),
                 reference=self._reply_to.to_reference(fail_if_not_exists=False),
                 allowed_mentions=QUIET,
                 mention_author=False,
             )
-        return await self._channel.send(part.content, files=files_of(part), allowed_mentions=QUIET)
+        return await self._channel.send(
+            content, embeds=[embed] if embed else [], files=files_of(part), allowed_mentions=QUIET
+        )
 
 
 class InteractionSink(_Sink):
@@ -184,10 +200,15 @@ class InteractionSink(_Sink):
         self._original_used = True
 
     async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
+        content, embed = body_of(part)
         if not self._original_used:
             self._original_used = True
             return await self._interaction.edit_original_response(
-                content=part.content, attachments=files_of(part), allowed_mentions=QUIET
+                content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
+            )
+        if embed is not None:
+            return await self._interaction.followup.send(
+                embed=embed, files=files_of(part), ephemeral=self._ephemeral, wait=True
             )
         return await self._interaction.followup.send(
             part.content,
@@ -198,6 +219,7 @@ class InteractionSink(_Sink):
         )
 
     async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message:
+        content, embed = body_of(part)
         return await self._interaction.edit_original_response(
-            content=part.content, attachments=files_of(part), allowed_mentions=QUIET
+            content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
         )

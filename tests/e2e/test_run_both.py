@@ -14,7 +14,6 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.telegram import FakeTelegram
 
-
 TELEGRAM_TOKEN = "555:BOTH-telegram-token"
 
 
