@@ -171,3 +171,17 @@ async def test_under_rate_limits_drafts_are_skipped_and_the_final_answer_is_whol
         )
     [message] = fake.sent[dm.id]
     assert 2 <= len(message.texts) <= 8
+
+
+async def test_an_image_goes_to_a_model_that_sees_images(
+    world: World, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    fake = world.fake
+    dm = fake.dm_channel(world.alice)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(32)
+    picture = {"filename": "cat.png", "content_type": "image/png", "data": png}
+    async with running_bot(core={"openrouter_models": "openai/gpt-5"}):
+        await fake.user_says(dm, world.alice, "what is this?", attachments=[picture])
+        await fake.wait_for_sent(dm, 1)
+    [image] = openrouter.chat_requests[0].image_urls
+    assert image.startswith("data:image/png;base64,iVBORw0KGgo")
