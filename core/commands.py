@@ -23,6 +23,12 @@ class Command:
     name: str
     args: str
 
+    def changes_settings(self) -> bool:
+        """Whether it changes the chat's settings (in shared chats, possibly admins only)."""
+        if self.name in ("model", "system", "lang"):
+            return bool(self.args)
+        return self.name == "think" and self.args.lower() in ("on", "off")
+
     def asks_with_reasoning(self) -> str | None:
         """The question of ``/think <question>``, which is answered like a message."""
         if self.name == "think" and self.args and self.args.lower() not in ("on", "off"):

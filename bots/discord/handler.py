@@ -31,7 +31,6 @@ from core.service import ChatService
 
 log = logging.getLogger("chatrelay.discord")
 
-SETTINGS_COMMANDS = frozenset({"model", "system", "lang"})
 THREAD_NAME_MAX = 90
 
 
@@ -178,7 +177,7 @@ class DiscordHandler:
         command = parse_command(text)
         if (
             command is not None
-            and self._changes_settings(command.name, command.args)
+            and command.changes_settings()
             and not self._access.may_change_settings(user_party(user), shared=shared)
         ):
             refusal = self._t(lang, "access.admin_only", name=command.name)
@@ -248,15 +247,9 @@ class DiscordHandler:
         self, incoming: IncomingMessage, user: discord.abc.User, sink: ChannelSink
     ) -> bool:
         command = parse_command(incoming.text)
-        if command is None or not self._changes_settings(command.name, command.args):
+        if command is None or not command.changes_settings():
             return False
         if self._access.may_change_settings(user_party(user), shared=incoming.shared):
             return False
         await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
         return True
-
-    @staticmethod
-    def _changes_settings(name: str, args: str) -> bool:
-        if name in SETTINGS_COMMANDS:
-            return bool(args)
-        return name == "think" and args.lower() in ("on", "off")

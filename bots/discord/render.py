@@ -23,11 +23,11 @@ Pure CPU, no I/O, and no discord.py: the sink turns ``DiscordMessage`` into API 
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bots.textcut import NOTHING_BLOCKED, Blocked, grapheme_start
 from core.text import clean_text, repair_surrogates
 
 __all__ = [
@@ -145,29 +145,6 @@ def _fence(
     return _Fence(start, end, first, last, opener, ticks, closed=close < len(text))
 
 
-class _Blocked:
-    """Merged index ranges no cut may fall strictly inside."""
-
-    def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for start, end in sorted(ranges):
-            if self.ends and start < self.ends[-1]:
-                self.ends[-1] = max(self.ends[-1], end)
-            else:
-                self.starts.append(start)
-                self.ends.append(end)
-
-    def free_before(self, position: int) -> int:
-        """``position``, or the start of the range it is strictly inside."""
-        i = bisect_right(self.starts, position) - 1
-        if i >= 0 and self.starts[i] < position < self.ends[i]:
-            return self.starts[i]
-        return position
-
-
-_NOTHING_BLOCKED = _Blocked(())
-
 # Spans a cut should not fall inside, none across a blank line; what they enclose has no
 # character of their markers, which keeps the search linear (and misses rare nested spans).
 _LINE_GOES_ON = r"\n(?![ \t]*\n)"
@@ -208,10 +185,10 @@ class _Markdown:
             f for f in _scan_fences(text) if len(f.opener) + len(f.closer) + 2 <= limit // 2
         ]
         self._starts = [f.start for f in self.fences]
-        self.forbidden = _Blocked(
+        self.forbidden = Blocked(
             (a, b) for f in self.fences for a, b in ((f.start, f.first + 1), (f.last - 1, f.end))
         )
-        self.kept_whole = _Blocked((a, b) for a, b in self._spans() if b - a <= limit)
+        self.kept_whole = Blocked((a, b) for a, b in self._spans() if b - a <= limit)
         self.cut_points = self._natural_cuts()
 
     # ----------------------------------------------------------------- what is where
@@ -299,7 +276,7 @@ class _Markdown:
         room = high - start
         for thirds, anywhere, keep_whole in _ATTEMPTS:
             low = max(start + room * thirds // 3, start + 1)
-            blocked = self.kept_whole if keep_whole else _NOTHING_BLOCKED
+            blocked = self.kept_whole if keep_whole else NOTHING_BLOCKED
             cut = self._last_cut(low, high, blocked, anywhere)
             if cut is not None:
                 return cut
@@ -310,7 +287,7 @@ class _Markdown:
             cut -= 1
         return cut
 
-    def _last_cut(self, low: int, high: int, blocked: _Blocked, anywhere: bool) -> int | None:
+    def _last_cut(self, low: int, high: int, blocked: Blocked, anywhere: bool) -> int | None:
         """The last cut in ``[low, high]`` of the best kind there, outside blocked ranges,
         leaving room for the fence that closes a cut code block."""
         for positions in self.cut_points:
@@ -326,7 +303,7 @@ class _Markdown:
                     return position
         return self._hard_cut(low, high, blocked) if anywhere else None
 
-    def _hard_cut(self, low: int, high: int, blocked: _Blocked) -> int | None:
+    def _hard_cut(self, low: int, high: int, blocked: Blocked) -> int | None:
         """The last position in ``[low, high]`` a cut may fall at, whatever the text there."""
         position = min(high, len(self.text))
         while position >= low:
@@ -335,39 +312,11 @@ class _Markdown:
             if moved + extra > high:
                 moved = high - extra
             if moved == position:
-                moved = _grapheme_start(self.text, position, low)
+                moved = grapheme_start(self.text, position, low)
                 if moved == position:
                     return position
             position = moved
         return None
-
-
-def _grapheme_start(text: str, position: int, low: int) -> int:
-    """``position`` moved back out of a grapheme (emoji + variation selector, ZWJ sequences,
-    combining marks, flags); ``position`` itself when the whole range is one grapheme."""
-    cut = position
-    while cut > low and _inside_grapheme(text, cut):
-        cut -= 1
-    return position if _inside_grapheme(text, cut) else cut
-
-
-_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
-
-
-def _inside_grapheme(text: str, position: int) -> bool:
-    if not 0 < position < len(text):
-        return False
-    before, after = text[position - 1], text[position]
-    if after.isascii():
-        return before == "\r" and after == "\n"
-    return (
-        after in _JOINERS
-        or before == "\u200d"
-        or "\U0001f3fb" <= after <= "\U0001f3ff"  # skin tones
-        or "\U000e0020" <= after <= "\U000e007f"  # tag sequences (subdivision flags)
-        or ("\U0001f1e6" <= before <= "\U0001f1ff" and "\U0001f1e6" <= after <= "\U0001f1ff")
-        or unicodedata.category(after) in ("Mn", "Mc", "Me")
-    )
 
 
 def _normalized(text: str) -> str:

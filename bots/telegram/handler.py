@@ -35,7 +35,6 @@ from core.service import ChatService
 
 log = logging.getLogger("chatrelay.telegram")
 
-SETTINGS_COMMANDS = frozenset({"model", "system", "lang"})
 PHOTO_MAX_SIDE = 2048  # the largest photo size at most this wide/high is sent to the model
 
 
@@ -114,18 +113,12 @@ class TelegramHandler:
         command = parse_command(text)
         if (
             command is not None
-            and self._changes_settings(command.name, command.args)
+            and command.changes_settings()
             and not self._access.may_change_settings(party_of_user(user), shared=incoming.shared)
         ):
             await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
             return
         await self._service.handle(incoming, sink)
-
-    @staticmethod
-    def _changes_settings(name: str, args: str) -> bool:
-        if name in SETTINGS_COMMANDS:
-            return bool(args)
-        return name == "think" and args.lower() in ("on", "off")
 
     def _sink(self, message: Message, bot: Bot) -> TelegramSink:
         shared = is_shared(message.chat)

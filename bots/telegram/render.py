@@ -19,7 +19,6 @@ nothing is ever escaped by hand). This module then makes the result what Telegra
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import telegramify_markdown
 from telegramify_markdown import RenderConfig
 from telegramify_markdown.converter import STANDARD_OPTIONS as MD_OPTIONS
 
+from bots.textcut import NOTHING_BLOCKED, Blocked, grapheme_start
 from core.text import repair_surrogates
 
 __all__ = ["Renderer", "TelegramText", "render_markdown", "split_plain", "split_text", "utf16_len"]
@@ -300,31 +300,6 @@ _CUT_KINDS = (
 # third, then in the last two thirds; a hard cut in the last third; any cut before an entity
 # that must stay whole; and only then a cut inside an entity too long for any message.
 _ATTEMPTS = ((2, False, True), (1, False, True), (2, True, True), (0, True, True), (2, True, False))
-_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
-
-
-class _Blocked:
-    """Merged index ranges no cut may fall strictly inside."""
-
-    def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for start, end in sorted(ranges):
-            if self.ends and start < self.ends[-1]:
-                self.ends[-1] = max(self.ends[-1], end)
-            else:
-                self.starts.append(start)
-                self.ends.append(end)
-
-    def free_before(self, position: int) -> int:
-        """``position``, or the start of the range it is inside."""
-        i = bisect_right(self.starts, position) - 1
-        if i >= 0 and self.starts[i] < position < self.ends[i]:
-            return self.starts[i]
-        return position
-
-
-_NOTHING_BLOCKED = _Blocked(())
 
 
 class _Layout:
@@ -384,7 +359,7 @@ class _Layout:
     def bounds(self, limit: int) -> list[tuple[int, int]]:
         """Greedy: each chunk ends at the best cut that keeps it as full as possible."""
         units, size = self.units, len(self.text)
-        blocked = _Blocked(
+        blocked = Blocked(
             (s.start, s.end)
             for s in self.spans
             if s.kind.type not in _BLOCKS or units[s.end] - units[s.start] <= limit
@@ -401,18 +376,18 @@ class _Layout:
             start = cut
         return bounds
 
-    def _cut(self, start: int, end: int, limit: int, blocked: _Blocked) -> int:
+    def _cut(self, start: int, end: int, limit: int, blocked: Blocked) -> int:
         base = self.units[start]
         for thirds, anywhere, keep_whole in _ATTEMPTS:
             low = bisect_left(self.units, base + limit * thirds // 3, start, end)
             cut = self._last_cut(
-                max(low, start + 1), end, blocked if keep_whole else _NOTHING_BLOCKED, anywhere
+                max(low, start + 1), end, blocked if keep_whole else NOTHING_BLOCKED, anywhere
             )
             if cut is not None:
                 return cut
         return end  # not reached: the last attempt always finds a cut
 
-    def _last_cut(self, low: int, high: int, blocked: _Blocked, anywhere: bool) -> int | None:
+    def _last_cut(self, low: int, high: int, blocked: Blocked, anywhere: bool) -> int | None:
         """The last cut in ``[low, high]`` of the best kind there, outside blocked ranges."""
         for positions in self._cut_points:
             i = bisect_right(positions, high)
@@ -424,37 +399,12 @@ class _Layout:
                 i = bisect_right(positions, free)
         if not anywhere:
             return None
-        cut = _grapheme_start(self.text, blocked.free_before(high), low)
+        cut = grapheme_start(self.text, blocked.free_before(high), low)
         return cut if cut >= low else None
 
     @cached_property
     def _cut_points(self) -> list[list[int]]:
         return [[m.end() for m in kind.finditer(self.text)] for kind in _CUT_KINDS]
-
-
-def _grapheme_start(text: str, position: int, low: int) -> int:
-    """``position`` moved back out of a grapheme (emoji + variation selector, ZWJ sequences,
-    combining marks, flags); ``position`` itself when the whole range is one grapheme."""
-    cut = position
-    while cut > low and _inside_grapheme(text, cut):
-        cut -= 1
-    return position if _inside_grapheme(text, cut) else cut
-
-
-def _inside_grapheme(text: str, position: int) -> bool:
-    if not 0 < position < len(text):
-        return False
-    before, after = text[position - 1], text[position]
-    if after.isascii():
-        return False
-    return (
-        after in _JOINERS
-        or before == "\u200d"
-        or "\U0001f3fb" <= after <= "\U0001f3ff"  # skin tones
-        or "\U000e0020" <= after <= "\U000e007f"  # tag sequences
-        or ("\U0001f1e6" <= before <= "\U0001f1ff" and "\U0001f1e6" <= after <= "\U0001f1ff")
-        or unicodedata.category(after) in ("Mn", "Mc", "Me")
-    )
 
 
 def split_text(message: TelegramText, limit: int = MAX_LENGTH) -> list[TelegramText]:
