@@ -126,6 +126,7 @@ class SinkLimits:
     min_draft_interval: float = 1.0  # seconds between intermediate updates
     typing_interval: float = 4.0  # how often "typing" must be re-sent to stay visible
     typing_delay: float = 0.0  # no "typing" for answers that appear sooner than this
+    first_draft_delay: float = 0.0  # no drafts for answers complete sooner than this
     streams: bool = True  # False: only the final reply is delivered
 
 

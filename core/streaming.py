@@ -45,7 +45,9 @@ class DraftRelay:
         self._interval = sink.limits.min_draft_interval
         self._latest = ""
         self._shown = ""
-        self._next_allowed = 0.0
+        # An answer complete within the first delay goes out as one final message, with no
+        # draft before it: one platform call instead of two or three.
+        self._next_allowed = clock.monotonic() + sink.limits.first_draft_delay
         self._wake = asyncio.Event()
         self._closed = False
         self._sending = False

@@ -46,6 +46,7 @@ class _Sink:
             min_draft_interval=interval,
             typing_interval=8.0,  # one typing pulse shows for 10 s
             typing_delay=TYPING_DELAY,
+            first_draft_delay=interval,  # each message created counts: 5 per 5 s per channel
         )
         self._live: discord.Message | None = None
         self._live_content: str | None = None

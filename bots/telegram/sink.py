@@ -20,10 +20,12 @@ log = logging.getLogger("chatrelay.telegram")
 
 T = TypeVar("T")
 
-MAX_FINAL_ATTEMPTS = 6
+MAX_FINAL_ATTEMPTS = 6  # a final message waits out this many flood pauses before giving up
 # An answer (or its first draft) that appears within this many seconds needs no "typing": it
 # saves a Bot API call per quick answer, and nobody notices the indicator half a second late.
-TYPING_DELAY = 0.5  # a final message waits out this many flood pauses before giving up
+TYPING_DELAY = 0.5
+# An answer complete within this many seconds is sent at once, without a draft before it.
+FIRST_DRAFT_DELAY = 0.5
 
 
 class StreamMode(Enum):
@@ -81,6 +83,7 @@ class TelegramSink:
             min_draft_interval=interval,
             typing_interval=4.0,  # Telegram shows "typing" for 5 s at most
             typing_delay=TYPING_DELAY,
+            first_draft_delay=FIRST_DRAFT_DELAY,
         )
         self._live: Message | None = None  # the message being edited (EDIT mode)
         self._live_text: TelegramText | None = None

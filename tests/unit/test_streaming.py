@@ -134,3 +134,14 @@ async def test_stopping_typing_from_a_cancelled_caller_is_not_swallowed() -> Non
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(2):  # a swallowed cancellation would end in TimeoutError
             await stopping
+
+
+async def test_no_draft_before_the_first_draft_delay() -> None:
+    clock = FakeClock()
+    sink = RecordingSink(SinkLimits(min_draft_interval=0.0, first_draft_delay=1.0))
+    relay = DraftRelay(sink, clock)
+    relay.update("quick")
+    await settle()
+    assert sink.drafts == ["quick"]
+    assert clock.sleeps == [1.0]  # the first draft waited for the delay
+    await relay.close()
