@@ -45,8 +45,10 @@ class _Sink:
             max_message_chars=2000,
             min_draft_interval=interval,
             typing_interval=8.0,  # one typing pulse shows for 10 s
-            typing_delay=TYPING_DELAY,
-            first_draft_delay=interval,  # each message created counts: 5 per 5 s per channel
+            # Nothing for answers complete within one edit interval: no typing, no draft, just
+            # the answer (each message created counts: 5 per 5 s per channel).
+            typing_delay=max(TYPING_DELAY, interval),
+            first_draft_delay=interval,
         )
         self._live: discord.Message | None = None
         self._live_content: str | None = None

@@ -126,3 +126,17 @@ async def test_strangers_and_non_admin_settings_changes_are_refused_ephemerally(
     assert allowed.original is not None
     assert "admin" not in allowed.original.content
     assert openrouter.chat_requests == []
+
+
+async def test_model_ids_are_suggested_while_typing(world: World, running_bot: BotFactory) -> None:
+    fake = world.fake
+    async with running_bot():
+        typing = await fake.user_runs_command(
+            world.general, world.alice, "model", {"model": "gpt"}, typing_in="model"
+        )
+        await fake.wait_for(lambda: typing.responses)
+    [response] = typing.responses
+    assert response["type"] == 8
+    choices = [c["value"] for c in response["data"]["choices"]]
+    assert "openai/gpt-5" in choices
+    assert all("gpt" in choice for choice in choices)

@@ -320,10 +320,13 @@ class FakeDiscord(ServerCore):
         options: dict[str, Any] | Sequence[Json] | None = None,
         *,
         locale: str = "en-US",
+        typing_in: str | None = None,
     ) -> Interaction:
         """A user runs slash command ``/name`` in ``channel``: INTERACTION_CREATE (type 2).
 
-        ``options`` maps option names to values (str, int, float, bool) or is the raw list."""
+        ``options`` maps option names to values (str, int, float, bool) or is the raw list.
+        ``typing_in`` names an option the user is still typing: an autocomplete interaction
+        (type 4), answered with callback type 8 (``interaction.responses[-1]["data"]``)."""
         self.users.setdefault(user.id, user)
         guild_id = channel.guild_id
         if guild_id is not None:
@@ -341,6 +344,10 @@ class FakeDiscord(ServerCore):
             ]
         else:
             raw = list(options)
+        if typing_in is not None:
+            for option in raw:
+                if option["name"] == typing_in:
+                    option["focused"] = True
         command = self._command(name, guild_id)
         data: Json = {
             "id": command["id"] if command else str(self.snowflake()),
@@ -365,7 +372,7 @@ class FakeDiscord(ServerCore):
         payload: Json = {
             "id": str(interaction.id),
             "application_id": str(self.application_id),
-            "type": 2,
+            "type": 2 if typing_in is None else 4,
             "data": data,
             "channel": channel.to_json(),
             "channel_id": str(channel.id),
