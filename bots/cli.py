@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from bots.console.session import ConsoleSession, terminal_language
 from bots.discord.app import DiscordBot
 from bots.discord.settings import load_discord_settings
+from bots.health import HealthServer, Platform
 from bots.telegram.app import TelegramBot
 from bots.telegram.settings import load_telegram_settings
 from core.app import build_core
@@ -98,14 +99,27 @@ async def run_platforms(settings: Settings) -> int:
     clock = SystemClock()
     with stop_signals() as stop:  # from here on SIGTERM stops cleanly, even during start-up
         async with build_core(settings, clock=clock) as core, AsyncExitStack() as running:
+            platforms: list[Platform] = []
+            if settings.health_port:
+                health = HealthServer(
+                    host=settings.health_host,
+                    port=settings.health_port,
+                    metrics=core.metrics,
+                    engine=core.engine,
+                    platforms=platforms,
+                )
+                await health.start()
+                running.push_async_callback(health.stop)
             if telegram.enabled:
                 telegram_bot = TelegramBot(telegram, core, clock)
                 await telegram_bot.start()
                 running.push_async_callback(telegram_bot.stop)
+                platforms.append(telegram_bot)
             if discord.enabled:
                 discord_bot = DiscordBot(discord, core, clock)
                 await discord_bot.start()
                 running.push_async_callback(discord_bot.stop)
+                platforms.append(discord_bot)
             await stop.wait()
             log.info("stopping")
     return 0

@@ -24,6 +24,7 @@ from core.domain import (
 )
 from core.errors import LLMError, MalformedResponseError, ModerationError
 from core.i18n import Translator
+from core.metrics import Metrics
 from core.ports import ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
 from core.streaming import DraftRelay, TypingPulse
 from core.tokens import estimate_message_tokens
@@ -58,7 +59,9 @@ class Answerer:
         translator: Translator,
         clock: Clock,
         config: ServiceConfig,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._llm = llm
         self._models = models
@@ -143,6 +146,7 @@ class Answerer:
                     notices.append(notice)
                     relay.update(notice)
                 elif isinstance(event, Queued) and not queued_told:
+                    self._metrics.queued(event.wait_seconds)
                     queued_told = await self._tell_queued(turn, event.wait_seconds)
                 elif isinstance(event, Completion):
                     return StreamOutcome(event, notices)
@@ -162,8 +166,10 @@ class Answerer:
 
     async def _finish(self, turn: Turn, outcome: StreamOutcome, show_reasoning: bool) -> None:
         completion = outcome.completion
+        self._metrics.answered(completion)
         usage = self._usage_record(turn, completion)
         if not completion.content.strip():
+            self._metrics.failed("empty_answer")
             await self._store.record_usage(usage)
             await turn.sink.deliver(Reply(self._t(turn.lang, "answer_empty"), is_error=True))
             return
@@ -221,6 +227,7 @@ class Answerer:
         )
 
     async def _fail(self, turn: Turn, model: str, error: LLMError, started: float) -> None:
+        self._metrics.failed(error.kind.value)
         log.warning(
             "answer failed",
             extra={

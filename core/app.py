@@ -16,6 +16,7 @@ from core.llm.catalog import ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
 from core.llm.limiter import RequestLimiter
 from core.llm.openrouter import OpenRouterClient
+from core.metrics import Metrics
 from core.ordering import LocalChatLocks
 from core.ports import Clock
 from core.service import ChatService
@@ -37,6 +38,7 @@ class Core:
     config: ServiceConfig
     engine: AsyncEngine
     http: httpx.AsyncClient
+    metrics: Metrics
 
 
 @asynccontextmanager
@@ -60,6 +62,7 @@ async def build_core(
         store = SqlChatStore(engine, clock)
         translator = Translator()
         config = ServiceConfig.from_settings(settings)
+        metrics = Metrics()
         service = ChatService(
             store=store,
             llm=llm,
@@ -68,8 +71,9 @@ async def build_core(
             translator=translator,
             clock=clock,
             config=config,
+            metrics=metrics,
         )
-        yield Core(service, store, llm, catalog, translator, config, engine, http)
+        yield Core(service, store, llm, catalog, translator, config, engine, http, metrics)
     finally:
         await http.aclose()
         if store is not None:

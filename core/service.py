@@ -19,6 +19,7 @@ from core.domain import (
 )
 from core.errors import LLMError
 from core.i18n import Translator
+from core.metrics import CountedSink, Metrics
 from core.ports import ChatSerializer, ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
 from core.text import clean_text
 from core.tokens import estimate_image_tokens, estimate_message_tokens
@@ -49,20 +50,30 @@ class ChatService:
         translator: Translator,
         clock: Clock,
         config: ServiceConfig,
+        metrics: Metrics,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._serializer = serializer
         self._t = translator
         self._config = config
         self._models = models
         self._answerer = Answerer(
-            store=store, llm=llm, models=models, translator=translator, clock=clock, config=config
+            store=store,
+            llm=llm,
+            models=models,
+            translator=translator,
+            clock=clock,
+            config=config,
+            metrics=metrics,
         )
         self._commands = Commands(
             store=store, llm=llm, models=models, translator=translator, config=config
         )
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
+        self._metrics.message_received(message.chat.platform)
+        sink = CountedSink(sink, self._metrics, message.chat.platform)
         async with self._serializer.hold(message.chat):
             chat = await self._store.load_chat(message.chat)
             lang = self.language_for(chat, message)
@@ -70,6 +81,7 @@ class ChatService:
                 await self._route(message, chat, lang, sink)
             except Exception:
                 log.exception("message handling failed", extra={"chat": str(message.chat)})
+                self._metrics.failed("internal")
                 await sink.deliver(Reply(self._t(lang, "error.internal"), is_error=True))
 
     async def tell(
@@ -84,6 +96,8 @@ class ChatService:
         """Answer ``message`` with one of the bot's own messages instead of the model (an input
         the bot can't read, a command the user may not run), in the chat's language, in order
         with the chat's other messages. ``what`` names an input kind (``input.kind.<what>``)."""
+        self._metrics.message_received(message.chat.platform)
+        sink = CountedSink(sink, self._metrics, message.chat.platform)
         async with self._serializer.hold(message.chat):
             chat = await self._store.load_chat(message.chat)
             lang = self.language_for(chat, message)

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     context_max_messages: int = Field(default=200, ge=2)
     max_input_chars: int = Field(default=32000, ge=100)
 
+    health_host: str = "0.0.0.0"  # noqa: S104 - a container serves probes on all interfaces
+    health_port: int = Field(default=8080, ge=0, le=65535)
+
     default_language: Language = Language.EN
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

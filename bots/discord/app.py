@@ -202,6 +202,13 @@ class DiscordBot:
         )
         self._task: asyncio.Task[None] | None = None
 
+    name = "discord"
+
+    @property
+    def connected(self) -> bool:
+        """Connected to the gateway and ready."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def start(self) -> None:
         point_at(self._settings)
         self._task = asyncio.create_task(self.client.start(self._settings.token), name="discord")

@@ -75,6 +75,14 @@ class TelegramBot:
         self._app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._handler))
         self._app.add_error_handler(self._on_error)
 
+    name = "telegram"
+
+    @property
+    def connected(self) -> bool:
+        """Receiving updates (polling or the webhook server is running)."""
+        updater = self._app.updater
+        return self._app.running and updater is not None and updater.running
+
     @property
     def username(self) -> str:
         return str(self._app.bot.username)

@@ -29,4 +29,5 @@ def env(fake: FakeOpenRouter, tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'bot.db'}",
         "LANG": "en_US.UTF-8",
         "PYTHONIOENCODING": "utf-8",
+        "HEALTH_PORT": "0",  # tests that want the endpoint pick a free port
     }

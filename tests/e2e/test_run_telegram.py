@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes.openrouter import Answer, FakeOpenRouter
@@ -81,3 +83,43 @@ async def test_run_with_a_refused_token_names_it(
     assert process.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in err.decode()
     assert "111:wrong" not in err.decode()
+
+
+async def test_health_readiness_and_metrics_while_running(
+    env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter, tg: FakeTelegram
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **env,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": f"{tg.base_url}/bot",
+        "HEALTH_HOST": "127.0.0.1",
+        "HEALTH_PORT": str(port),
+    }
+    chat = tg.private_chat(78, "Bo")
+    process = await start(env, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await tg.user_says(chat, None, "count me")
+        await tg.wait_for_sent(chat, 1, timeout=30)
+        async with httpx.AsyncClient() as client:
+            alive = await client.get(f"{base}/healthz")
+            ready = await client.get(f"{base}/readyz")
+            metrics = await client.get(f"{base}/metrics")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert alive.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"database": "ok", "telegram": "connected"}}
+    text = metrics.text
+    assert 'chatrelay_messages_received_total{platform="telegram"} 1.0' in text
+    assert 'chatrelay_replies_sent_total{platform="telegram"} 1.0' in text
+    assert 'chatrelay_llm_tokens_total{model="tencent/hy3-preview:free",type="prompt"}' in text
+    assert "chatrelay_llm_latency_seconds_bucket" in text
