@@ -110,19 +110,27 @@ async def run_platforms(settings: Settings) -> int:
                 )
                 await health.start()
                 running.push_async_callback(health.stop)
+            bots: list[TelegramBot | DiscordBot] = []
+            # On the way out every platform stops at once, each letting its answers in flight
+            # finish within its grace period: a container stops within ten seconds.
+            running.push_async_callback(stop_all, bots)
             if telegram.enabled:
-                telegram_bot = TelegramBot(telegram, core, clock)
-                await telegram_bot.start()
-                running.push_async_callback(telegram_bot.stop)
-                platforms.append(telegram_bot)
+                bots.append(TelegramBot(telegram, core, clock))
             if discord.enabled:
-                discord_bot = DiscordBot(discord, core, clock)
-                await discord_bot.start()
-                running.push_async_callback(discord_bot.stop)
-                platforms.append(discord_bot)
+                bots.append(DiscordBot(discord, core, clock))
+            for bot in bots:
+                await bot.start()
+                platforms.append(bot)
             await stop.wait()
             log.info("stopping")
     return 0
+
+
+async def stop_all(bots: Sequence[TelegramBot | DiscordBot]) -> None:
+    results = await asyncio.gather(*(bot.stop() for bot in bots), return_exceptions=True)
+    for bot, result in zip(bots, results, strict=True):
+        if isinstance(result, BaseException):
+            log.error("%s did not stop cleanly", bot.name, exc_info=result)
 
 
 @contextmanager
