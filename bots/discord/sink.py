@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import discord
@@ -35,7 +36,7 @@ def body_of(message: DiscordMessage) -> tuple[str | None, discord.Embed | None]:
     return message.content, None
 
 
-class _Sink:
+class _Sink(ABC):
     """What channel and interaction answers share: rendering, drafts, flood handling."""
 
     def __init__(self, *, renderer: DiscordRenderer, clock: Clock, interval: float) -> None:
@@ -117,11 +118,13 @@ class _Sink:
                 live = None
         raise AssertionError("unreachable")
 
+    @abstractmethod
     async def _show(self, content: str) -> None:
-        raise NotImplementedError
+        """Show a draft: create the live message, or edit it."""
 
+    @abstractmethod
     async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
-        raise NotImplementedError
+        """Send one part of the final answer as a new message."""
 
     async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message:
         content, embed = body_of(part)
