@@ -21,6 +21,7 @@ from bots.discord.inbound import (
 )
 from bots.discord.render import DiscordRenderer
 from bots.discord.sink import ChannelSink, InteractionSink
+from bots.refusals import RecentRefusals
 from core.access import AccessPolicy
 from core.commands import parse_command
 from core.domain import ImageInput, IncomingMessage, Language
@@ -63,7 +64,7 @@ class DiscordHandler:
         self._clock = clock
         self._options = options
         self._order = LocalChatLocks()  # the adapter's own work in arrival order, per channel
-        self._refused: set[tuple[int, int]] = set()
+        self._refusals = RecentRefusals(clock)
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
 
@@ -154,10 +155,8 @@ class DiscordHandler:
         return replace(incoming, text=text, images=tuple(images))
 
     async def _refuse_message(self, message: discord.Message, sink: ChannelSink) -> None:
-        key = (message.channel.id, message.author.id)
-        if key in self._refused:
+        if not self._refusals.first(message.channel.id, message.author.id):
             return
-        self._refused.add(key)
         lang = self._default_language
         await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
 

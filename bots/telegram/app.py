@@ -10,8 +10,8 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bots.refusals import RecentRefusals
 from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
-from bots.telegram.refusals import RecentRefusals
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.transport import AiohttpRequest

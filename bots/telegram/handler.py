@@ -10,6 +10,7 @@ from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bots.refusals import RecentRefusals
 from bots.telegram.inbound import (
     BotIdentity,
     Content,
@@ -22,7 +23,6 @@ from bots.telegram.inbound import (
     party_of_chat,
     party_of_user,
 )
-from bots.telegram.refusals import RecentRefusals
 from bots.telegram.render import Renderer
 from bots.telegram.sink import StreamMode, TelegramSink
 from bots.telegram.updates import SplitMessages
