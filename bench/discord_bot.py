@@ -10,68 +10,44 @@ and ready, then answers commands on stdin, one a line, each with ``ok``: ``profi
 from __future__ import annotations
 
 import argparse
-import asyncio
-import cProfile
 import warnings
 
 with warnings.catch_warnings():  # discord.py imports the deprecated stdlib audioop (voice)
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import discord  # noqa: F401
 
-from bench.telegram_bot import commands
+from bench.e2e import bot_main, core_settings, serve_bot
 from bots.discord.app import DiscordBot
 from bots.discord.settings import DiscordSettings
-from core.app import build_core
-from core.clock import SystemClock
-from core.logs import configure_logging
-from core.settings import Settings
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.bench.discord-bot-token"  # noqa: S105 - the fake's
 
 
-async def run(args: argparse.Namespace) -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        openrouter_api_key=args.api_key,
-        openrouter_base_url=args.openrouter,
-        openrouter_stream=True,
-        database_url=args.database,
-        llm_requests_per_minute=0,
-        openrouter_first_token_timeout=60.0,
-        openrouter_idle_timeout=60.0,
-        openrouter_total_timeout=120.0,
-        log_level=args.log_level,
-    )
+def add_platform(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", required=True, help="the fake Discord's REST base (.../api/v10)")
+    parser.add_argument("--gateway", required=True, help="the fake Discord's gateway URL")
+
+
+def add_tuning(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--edit-interval", type=float, default=1.0, help="DISCORD_EDIT_INTERVAL")
+
+
+async def serve(args: argparse.Namespace) -> None:
     discord_settings = DiscordSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         discord_bot_token=TOKEN,
         discord_api_base_url=args.api,
         discord_gateway_url=args.gateway,
         discord_edit_interval=args.edit_interval,
     )
-    clock = SystemClock()
-    async with build_core(settings, clock=clock) as core:
-        bot = DiscordBot(discord_settings, core, clock, guild_ready_timeout=0.01)
-        await bot.start()
-        try:
-            print("ready", flush=True)
-            await commands(cProfile.Profile())
-        finally:
-            await bot.stop()
+    await serve_bot(
+        core_settings(args, stream=True),
+        lambda core, clock: DiscordBot(discord_settings, core, clock, guild_ready_timeout=0.01),
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api", required=True, help="the fake Discord's REST base (.../api/v10)")
-    parser.add_argument("--gateway", required=True, help="the fake Discord's gateway URL")
-    parser.add_argument("--openrouter", required=True, help="the fake OpenRouter's base URL")
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--database", required=True, help="a DATABASE_URL")
-    parser.add_argument("--edit-interval", type=float, default=1.0, help="DISCORD_EDIT_INTERVAL")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args()
-    configure_logging(args.log_level, "text")  # stderr: the benchmark sends it to a file
-    asyncio.run(run(args))
+    bot_main(__doc__, add_platform, add_tuning, serve)
 
 
 if __name__ == "__main__":
