@@ -13,12 +13,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
 
 from bots.console.session import ConsoleSession, terminal_language
-from bots.discord.app import DiscordBot
 from bots.discord.settings import load_discord_settings
 from bots.health import HealthServer, Platform
-from bots.telegram.app import TelegramBot
 from bots.telegram.settings import load_telegram_settings
 from core.app import build_core
 from core.clock import SystemClock
@@ -110,13 +109,18 @@ async def run_platforms(settings: Settings) -> int:
                 )
                 await health.start()
                 running.push_async_callback(health.stop)
-            bots: list[TelegramBot | DiscordBot] = []
+            bots: list[Bot] = []
             # On the way out every platform stops at once, each letting its answers in flight
             # finish within its grace period: a container stops within ten seconds.
             running.push_async_callback(stop_all, bots)
+            # Each adapter is imported only when configured: its library costs memory.
             if telegram.enabled:
+                from bots.telegram.app import TelegramBot
+
                 bots.append(TelegramBot(telegram, core, clock))
             if discord.enabled:
+                from bots.discord.app import DiscordBot
+
                 bots.append(DiscordBot(discord, core, clock))
             for bot in bots:
                 await bot.start()
@@ -126,7 +130,13 @@ async def run_platforms(settings: Settings) -> int:
     return 0
 
 
-async def stop_all(bots: Sequence[TelegramBot | DiscordBot]) -> None:
+class Bot(Platform, Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def stop_all(bots: Sequence[Bot]) -> None:
     results = await asyncio.gather(*(bot.stop() for bot in bots), return_exceptions=True)
     for bot, result in zip(bots, results, strict=True):
         if isinstance(result, BaseException):
