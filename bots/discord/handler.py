@@ -144,7 +144,12 @@ class DiscordHandler:
             ):
                 await self._service.tell(incoming, sink, "input.unsupported", what="document")
                 return None
-            data = await attachment.read()
+            try:
+                data = await attachment.read()
+            except discord.HTTPException as error:
+                log.warning("attachment download failed", extra={"reason": str(error)})
+                await self._service.tell(incoming, sink, "input.download_failed")
+                return None
             if kind is AttachmentKind.IMAGE:
                 images.append(ImageInput(data, attachment.content_type or "image/png"))
             else:

@@ -106,7 +106,11 @@ class TelegramHandler:
             shared=is_shared(message.chat),
         )
         if content is Content.PHOTO:
-            incoming = await self._with_photo(incoming, message)
+            with_photo = await self._with_photo(incoming, message)
+            if with_photo is None:
+                await self._service.tell(incoming, sink, "input.download_failed")
+                return
+            incoming = with_photo
         elif content is not Content.TEXT:
             await self._service.tell(incoming, sink, "input.unsupported", what=content.value)
             return
@@ -150,7 +154,11 @@ class TelegramHandler:
         log.info("access refused", extra={"chat": message.chat.id, "user": user.id})
         await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
 
-    async def _with_photo(self, incoming: IncomingMessage, message: Message) -> IncomingMessage:
+    async def _with_photo(
+        self, incoming: IncomingMessage, message: Message
+    ) -> IncomingMessage | None:
+        """The message with its photo (the largest size within PHOTO_MAX_SIDE), or None when
+        it can't be downloaded."""
         sizes = [s for s in message.photo if max(s.width, s.height) <= PHOTO_MAX_SIDE]
         size = (sizes or list(message.photo[:1]))[-1]
         try:
@@ -158,7 +166,7 @@ class TelegramHandler:
             data = bytes(await file.download_as_bytearray())
         except TelegramError as error:
             log.warning("photo download failed", extra={"reason": str(error)})
-            return incoming
+            return None
         image = ImageInput(data=data, mime_type="image/jpeg")
         return IncomingMessage(
             chat=incoming.chat,

@@ -323,4 +323,8 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
     "menu.arg.model": {EN: "A model id, e.g. openai/gpt-5", ZH: "模型 id，例如 openai/gpt-5"},
     "menu.arg.system": {EN: "The new system prompt, or reset", ZH: "新的系统提示词，或 reset"},
     "menu.arg.lang": {EN: "en or zh", ZH: "en 或 zh"},
+    "input.download_failed": {
+        EN: "I couldn't download what you sent. Please send it again.",
+        ZH: "我没能下载你发送的内容。请重新发送。",
+    },
 }

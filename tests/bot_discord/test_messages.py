@@ -185,3 +185,20 @@ async def test_an_image_goes_to_a_model_that_sees_images(
         await fake.wait_for_sent(dm, 1)
     [image] = openrouter.chat_requests[0].image_urls
     assert image.startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+async def test_an_attachment_that_cannot_be_downloaded_gets_a_short_reply(
+    world: World, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    fake = world.fake
+    dm = fake.dm_channel(world.alice)
+    gone = {
+        "filename": "cat.png",
+        "content_type": "image/png",
+        "url": f"{fake.base_url}/attachments/0/0/gone.png",  # the CDN answers 404
+    }
+    async with running_bot(core={"openrouter_models": "openai/gpt-5"}):
+        await fake.user_says(dm, world.alice, "what is this?", attachments=[gone])
+        [reply] = await fake.wait_for_sent(dm, 1)
+    assert "couldn't download" in reply.content
+    assert openrouter.chat_requests == []

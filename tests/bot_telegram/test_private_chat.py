@@ -255,3 +255,15 @@ async def test_every_failure_ends_in_a_readable_message_and_the_next_message_wor
     assert expected in failure.text
     assert "Your message is saved" in failure.text
     assert sent[1].text == "Echo: and now?"
+
+
+async def test_a_photo_that_cannot_be_downloaded_gets_a_short_reply(
+    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(1015, "Ola")
+    tg.fail("getFile", 400, "Bad Request: file is too big")
+    async with running_bot(core={"openrouter_models": "openai/gpt-5"}):
+        await tg.user_sends_photo(chat, caption="look")
+        [reply] = await tg.wait_for_sent(chat, 1)
+    assert "couldn't download" in reply.text
+    assert openrouter.chat_requests == []
