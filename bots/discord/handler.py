@@ -188,12 +188,16 @@ class DiscordHandler:
             await interaction.response.send_message(refusal, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
+        await self._answer_in_place(interaction, text)
+
+    async def _answer_in_place(self, interaction: discord.Interaction, text: str) -> None:
+        """Answer a deferred command in the interaction's own response."""
         incoming = IncomingMessage(
             chat=chat_ref(interaction.channel),
-            author=author_of(user, str(interaction.locale)),
+            author=author_of(interaction.user, str(interaction.locale)),
             text=text,
             message_id=f"interaction:{interaction.id}",
-            shared=shared,
+            shared=interaction.guild is not None,
         )
         sink = InteractionSink(
             interaction=interaction,
@@ -218,9 +222,14 @@ class DiscordHandler:
         self._track()
         await interaction.response.defer(thinking=True)
         name = " ".join(prompt.split())[:THREAD_NAME_MAX] or "chat"
-        thread = await channel.create_thread(
-            name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440
-        )
+        try:
+            thread = await channel.create_thread(
+                name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440
+            )
+        except discord.HTTPException as error:  # no permission to create threads here
+            log.warning("cannot open a thread; answering in place", extra={"reason": error.text})
+            await self._answer_in_place(interaction, prompt)
+            return
         await interaction.edit_original_response(content=thread.mention)
         incoming = IncomingMessage(
             chat=chat_ref(thread),

@@ -140,3 +140,16 @@ async def test_model_ids_are_suggested_while_typing(world: World, running_bot: B
     choices = [c["value"] for c in response["data"]["choices"]]
     assert "openai/gpt-5" in choices
     assert all("gpt" in choice for choice in choices)
+
+
+async def test_ask_answers_in_place_where_the_bot_may_not_open_threads(
+    world: World, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    fake, general = world.fake, world.general
+    fake.fail("POST /channels/{channel_id}/threads", 403, 50013, "Missing Permissions")
+    async with running_bot():
+        interaction = await fake.user_runs_command(general, world.bob, "ask", {"prompt": "hi"})
+        await fake.wait_for(lambda: interaction.original and "Echo" in interaction.original.content)
+    assert interaction.original is not None
+    assert interaction.original.content == "Echo: Bob: hi"
+    assert not any(channel.is_thread for channel in fake.channels.values())
