@@ -65,9 +65,7 @@ class Settings(BaseSettings):
     @field_validator("openrouter_models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return split_list(value)
 
     @field_validator("openrouter_models")
     @classmethod
@@ -88,6 +86,13 @@ class Settings(BaseSettings):
                 "(Dashboard -> Keys -> Create Key) and put it in .env or the environment"
             )
         return self.openrouter_api_key
+
+
+def split_list(value: object) -> object:
+    """A comma-separated variable ("a, b,,c"; ";" works too) as a tuple; other values as given."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,16 +8,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.settings import validated
+from core.settings import split_list, validated
 
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
-
-
-def _split_list(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
-    return value
 
 
 class DiscordSettings(BaseSettings):
@@ -49,7 +43,7 @@ class DiscordSettings(BaseSettings):
         "discord_allowed_users",
         "admin_users",
         mode="before",
-    )(_split_list)
+    )(split_list)
 
     @field_validator("discord_api_base_url", "discord_gateway_url")
     @classmethod

@@ -10,15 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.settings import validated
+from core.settings import split_list, validated
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-
-
-def _split_list(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
-    return value
 
 
 class TelegramSettings(BaseSettings):
@@ -45,7 +39,7 @@ class TelegramSettings(BaseSettings):
 
     _lists = field_validator(
         "telegram_allowed_users", "telegram_allowed_chats", "admin_users", mode="before"
-    )(_split_list)
+    )(split_list)
 
     @field_validator("telegram_webhook_url")
     @classmethod
