@@ -24,7 +24,10 @@ class Command:
     args: str
 
     def changes_settings(self) -> bool:
-        """Whether it changes the chat's settings (in shared chats, possibly admins only)."""
+        """Whether it changes the chat for everyone in it: its settings, or (``/new``) its
+        conversation. In shared chats only admins may, once admins are configured."""
+        if self.name == "new":
+            return True
         if self.name in ("model", "system", "lang"):
             return bool(self.args)
         return self.name == "think" and self.args.lower() in ("on", "off")

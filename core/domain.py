@@ -46,9 +46,14 @@ class ChatRef:
 
 @dataclass(frozen=True, slots=True)
 class Author:
+    """Who wrote a message. ``is_admin``: listed in ADMIN_USERS (decided by the adapter, which
+    knows the platform's identities); admins are exempt from per-user limits and budgets and
+    see the key's credit in shared chats."""
+
     id: str
     name: str
     language_code: str | None = None
+    is_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
