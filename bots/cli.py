@@ -14,16 +14,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.console.session import ConsoleSession, terminal_language
 from bots.discord.settings import load_discord_settings
 from bots.health import HealthServer, Platform
-from bots.telegram.settings import load_telegram_settings
+from bots.telegram.settings import TelegramSettings, load_telegram_settings
 from core.app import build_core
 from core.clock import SystemClock
 from core.domain import Language
 from core.errors import ConfigError, InfrastructureError
-from core.logs import configure_logging, redact
+from core.logs import SecretMask, configure_logging, log_uncaught_exceptions, redact
 from core.settings import Settings, load_settings
 from core.storage.migrate import upgrade_to_head
 
@@ -95,6 +99,8 @@ async def run_platforms(settings: Settings) -> int:
         return 2
     settings.require_api_key()
     redact(*(s.token for s in (telegram, discord) if s.enabled))
+    if telegram.enabled:
+        redact(telegram.webhook_secret)
     clock = SystemClock()
     with stop_signals() as stop:  # from here on SIGTERM stops cleanly, even during start-up
         async with build_core(settings, clock=clock) as core, AsyncExitStack() as running:
@@ -165,18 +171,45 @@ def prepare_streams() -> None:
         sys.stdin.reconfigure(errors="surrogateescape")
 
 
+class ConfiguredSecrets(BaseSettings):
+    """The secrets no log line may show, read from the environment and .env as the settings
+    classes read them, but never refused: every command masks all of them from its first line,
+    whatever it uses and whichever other setting is wrong."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    openrouter_api_key: SecretStr | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    discord_bot_token: SecretStr | None = None
+    database_url: str = ""
+
+    def values(self) -> list[str]:
+        keys = (self.openrouter_api_key, self.discord_bot_token, self.telegram_webhook_secret)
+        found = [key.get_secret_value() for key in keys if key is not None]
+        if self.telegram_bot_token is not None:
+            token = self.telegram_bot_token.get_secret_value()
+            # The webhook secret the bot derives from the token when none is configured.
+            derived = TelegramSettings.model_construct(telegram_bot_token=self.telegram_bot_token)
+            found += [token, derived.webhook_secret]
+        found.append(urlsplit(self.database_url).password or "")
+        return [value for value in found if value]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # python-telegram-bot: opt in to v23's timedelta RetryAfter now, or every flood-control 429
     # logs a deprecation warning.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     prepare_streams()
+    mask = SecretMask(ConfiguredSecrets().values())
     try:
         settings = load_settings()
         level = settings.log_level
         if args.command == "chat" and not args.verbose and level == "INFO":
             level = "WARNING"
-        configure_logging(level, settings.log_format)
+        configure_logging(level, settings.log_format, mask=mask)
+        log_uncaught_exceptions(log)
         if args.command == "migrate":
             asyncio.run(upgrade_to_head(settings.database_url))
             print("database is up to date", file=sys.stderr)
@@ -186,10 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return asyncio.run(run_platforms(settings))
     except ConfigError as error:
-        print(f"chatrelay: {error}", file=sys.stderr)
+        print(f"chatrelay: {mask(str(error))}", file=sys.stderr)
         return 2
     except InfrastructureError as error:
-        print(f"chatrelay: {error}", file=sys.stderr)
+        print(f"chatrelay: {mask(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
