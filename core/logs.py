@@ -21,6 +21,8 @@ REDACTED = "<redacted>"
 # Shorter strings can't be masked without mangling ordinary words and numbers in the logs.
 MIN_SECRET_LENGTH = 8
 _BACKSLASHED = frozenset("\"'\\/")
+# RFC 3986's unreserved characters: no URL, JSON or repr encoder changes them.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
 
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
@@ -39,6 +41,8 @@ def _hex(value: int, digits: int) -> str:
 def _char_pattern(char: str) -> str:
     """Every way a log line may spell ``char``: itself, percent-encoded (once or twice), as a
     form-encoded space, or escaped by JSON or ``repr``."""
+    if _UNRESERVED.fullmatch(char):
+        return re.escape(char)
     forms = ["".join(f"%(?:25)?{_hex(byte, 2)}" for byte in char.encode())]
     if char == " ":
         forms.append(r"\+")
@@ -61,9 +65,11 @@ class SecretMask:
         longest_first = sorted(kept, key=len, reverse=True)
         patterns = ("".join(_char_pattern(c) for c in secret) for secret in longest_first)
         self._pattern = re.compile("|".join(patterns)) if kept else None
+        # Every spelling of a secret contains its longest unreserved run: a cheap first test.
+        self._anchors = tuple(max(_UNRESERVED.findall(s), key=len, default="") for s in kept)
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None:
+        if self._pattern is None or not any(anchor in text for anchor in self._anchors):
             return text
         return self._pattern.sub(REDACTED, text)
 
