@@ -40,6 +40,7 @@ from core.text import repair_surrogates
 __all__ = ["Renderer", "TelegramText", "render_markdown", "split_plain", "split_text", "utf16_len"]
 
 MAX_LENGTH = 4096
+MAX_ENTITIES = 100  # Telegram keeps the first 100 entities of a message and drops the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,23 +261,27 @@ def _may_nest(span: _Span, enclosing: list[_Span]) -> bool:
 
 
 def _has_target(kind: _Kind) -> bool:
+    """Whether the entity may be sent: never a mention of a user (``text_mention``, or a
+    ``tg://user?id=`` link, which Telegram turns into one) and never any other ``tg:`` or
+    ``ton:`` link or custom emoji: a model's answer links only to the web. The text stays."""
     if kind.type == "text_link":
         return _readable_link(kind.url or "")
-    if kind.type == "custom_emoji":
-        return bool(kind.custom_emoji_id)
-    if kind.type == "text_mention":
-        return kind.user is not None
-    return True
+    return kind.type not in _NEVER_SENT
+
+
+_NEVER_SENT = frozenset({"text_mention", "custom_emoji"})
 
 
 @lru_cache(maxsize=1024)
 def _readable_link(url: str) -> bool:
-    """Whether Telegram takes ``url`` for a text link (relative links and spaces it refuses)."""
+    """Whether ``url`` is a web link Telegram takes for a text link (it refuses relative links
+    and spaces; ``tg:`` and ``ton:`` links it would take are refused here)."""
     url = url.strip()
     if not url or _SPACE_OR_CONTROL.search(url):
         return False
-    if url.lower().startswith(("tg:", "ton:")):
-        return len(url) > 4
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        return False  # tg:, ton:, mailto:, javascript:, ... ("host:8080" is a port)
     try:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
@@ -285,8 +290,19 @@ def _readable_link(url: str) -> bool:
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
 
 # --------------------------------------------------------------------------- splitting
+
+# Where Telegram may find an entity by itself (URLs, domains, e-mails, mentions, hashtags,
+# cashtags, bot commands, phone numbers): a generous guess, counted against MAX_ENTITIES.
+# Every alternative starts only where a run of its characters starts, which keeps it linear.
+_FOUND_BY_TELEGRAM = re.compile(
+    r"(?<![A-Za-z])[A-Za-z]+://\S*"
+    r"|(?<![\w.+-])[\w.+-]*\w\.[^\W\d_]{2}"
+    r"|(?<!\w)[@#$/][^\W_]"
+    r"|(?<![\d+])\+?\d[\d ()-]{5,}\d"
+)
 
 # Natural cut points, best first; a cut falls right after the match.
 _CUT_KINDS = (
@@ -328,10 +344,11 @@ class _Layout:
         )
 
     def whole(self) -> TelegramText:
-        return self.chunk(0, len(self.text)) or TelegramText("")
+        return self.chunk(0, len(self.text), None) or TelegramText("")
 
-    def chunk(self, start: int, end: int) -> TelegramText | None:
-        """``text[start:end]`` trimmed as Telegram trims it, entities clipped and re-based."""
+    def chunk(self, start: int, end: int, most: int | None = MAX_ENTITIES) -> TelegramText | None:
+        """``text[start:end]`` trimmed as Telegram trims it, entities clipped and re-based,
+        at most ``most`` of them (more only when that many start at one place)."""
         text, units = self.text, self.units
         while end > start and text[end - 1] in " \n":
             end -= 1
@@ -348,7 +365,7 @@ class _Layout:
         base = units[start]
         entities = tuple(
             s.kind.at(units[s.start] - base, units[s.end] - units[s.start])
-            for s in sorted(spans, key=_Span.key)
+            for s in sorted(spans, key=_Span.key)[:most]
         )
         return TelegramText(text[start:end], entities)
 
@@ -368,13 +385,37 @@ class _Layout:
         start = 0
         while start < size:
             end = bisect_right(units, units[start] + limit) - 1  # the longest chunk that fits
-            if end >= size:
+            room = limit
+            if (capped := self._entity_end(start, min(end, size))) is not None:
+                end, room = capped, units[capped] - units[start]
+            elif end >= size:
                 bounds.append((start, size))
                 break
-            cut = self._cut(start, end, limit, blocked)
+            cut = self._cut(start, end, room, blocked)
             bounds.append((start, cut))
             start = cut
         return bounds
+
+    def _entity_end(self, start: int, end: int) -> int | None:
+        """Where a chunk from ``start`` must end, before ``end``, so that Telegram keeps all
+        its entities (``MAX_ENTITIES``, those it finds by itself counted generously), or
+        ``None`` when the entities do not limit it."""
+        marks = self._marks
+        carried = sum(1 for a, b in marks if a < start < b)
+        i = bisect_left(self._mark_starts, start) + MAX_ENTITIES - carried
+        if i >= len(marks) or self._mark_starts[i] >= end:
+            return None
+        return max(self._mark_starts[i], start + 1)
+
+    @cached_property
+    def _marks(self) -> list[tuple[int, int]]:
+        """The entities and the places Telegram may find one by itself, as index ranges."""
+        found = ((m.start(), m.end()) for m in _FOUND_BY_TELEGRAM.finditer(self.text))
+        return sorted([*((s.start, s.end) for s in self.spans), *found])
+
+    @cached_property
+    def _mark_starts(self) -> list[int]:
+        return [a for a, _ in self._marks]
 
     def _cut(self, start: int, end: int, limit: int, blocked: Blocked) -> int:
         base = self.units[start]
@@ -441,6 +482,11 @@ def _join(parts: Iterable[TelegramText], separator: str = "\n\n") -> TelegramTex
     return TelegramText(separator.join(texts), tuple(entities))
 
 
+def _entity_load(message: TelegramText) -> int:
+    """The entities of ``message`` and those Telegram may add (``_FOUND_BY_TELEGRAM``)."""
+    return len(message.entities) + sum(1 for _ in _FOUND_BY_TELEGRAM.finditer(message.text))
+
+
 def _stored(text: str) -> str:
     """Plain ``text`` as Telegram would store it (cleaned and trimmed)."""
     return _Layout(text).whole().text
@@ -471,7 +517,7 @@ class Renderer:
         blocks = self._reasoning(reasoning, reasoning_label)
         if len(blocks) == 1 and chunks:
             packed = _join([chunks[-1], blocks[0]])
-            if utf16_len(packed.text) <= self.limit:
+            if utf16_len(packed.text) <= self.limit and _entity_load(packed) <= MAX_ENTITIES:
                 return [*chunks[:-1], packed]
         return [*chunks, *blocks]
 

@@ -12,6 +12,10 @@ Json = dict[str, Any]
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# Telegram keeps the first 100 entities of a text (in its order, those it found by itself
+# included) and silently drops the rest: the message is sent, formatting past them is lost.
+# Undocumented; python-telegram-bot's ``MessageLimit.MESSAGE_ENTITIES``, TelegramBots#854.
+MAX_ENTITIES = 100
 
 
 class TextError(Exception):

@@ -1,7 +1,8 @@
 """What Telegram does to every text it stores (``fix_formatted_text`` in TDLib): parse the
 markup (``markup.py``) or read and check an explicit ``entities`` array, turn control characters
 into spaces, drop ``\\r`` and a few invisible characters, trim surrounding spaces and newlines,
-measure the length in UTF-16 code units, and find links, mentions, hashtags and bot commands.
+measure the length in UTF-16 code units, find links, mentions, hashtags and bot commands, and
+keep only the first ``MAX_ENTITIES`` entities.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .entities import (
     BLOCKQUOTES,
     ENTITY_TYPES,
     MAX_CAPTION,
+    MAX_ENTITIES,
     MAX_TEXT,
     Entity,
     FormattedText,
@@ -27,6 +29,7 @@ from .markup import parse_html, parse_markdown_v1, parse_markdown_v2
 
 __all__ = [
     "MAX_CAPTION",
+    "MAX_ENTITIES",
     "MAX_TEXT",
     "Entity",
     "FormattedText",
@@ -303,4 +306,4 @@ def format_text(
         _merge_found(parsed, find_entities(text))
     else:
         sort_entities(parsed)
-    return FormattedText(text, [e.to_json() for e in parsed])
+    return FormattedText(text, [e.to_json() for e in parsed[:MAX_ENTITIES]])
