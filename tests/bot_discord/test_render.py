@@ -19,6 +19,9 @@ from bots.discord.render import (
 )
 from tests.fakes.discord.validate import MAX_CONTENT as FAKE_MAX_CONTENT
 from tests.fakes.discord.validate import check_message
+from tests.fakes.openrouter import Answer, FakeOpenRouter
+
+from .conftest import BotFactory, World
 
 FENCE_LINE = re.compile(r"^[ \t]*`{3,}[^`\n]*$", re.MULTILINE)
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # seven code points, one picture
@@ -427,3 +430,40 @@ def test_the_renderer_rejects_unusable_limits() -> None:
         DiscordRenderer(limit=10)
     with pytest.raises(ValueError, match="reasoning_inline_max"):
         DiscordRenderer(reasoning_inline_max=-1)
+
+
+# --------------------------------------------------------------------------- no pings
+
+
+async def test_nothing_an_answer_says_can_ping_anyone(
+    world: World, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    """The renderer leaves ``@everyone`` and ``<@id>`` as written; every message the sink sends
+    or edits allows no mention at all, so Discord pings no one (nor the person answered)."""
+    fake = world.fake
+    pings = f"@everyone @here <@{world.bob.id}> <@!{world.bob.id}> <@&1234> " + "word " * 500
+    openrouter.enqueue(Answer(content=[pings[:900], pings[900:]], chunk_delay=0.05))
+    async with running_bot(discord_edit_interval=0.2):
+        await fake.user_says(world.general, world.alice, "ping them", mentions_bot=True)
+        await fake.wait_for(
+            lambda: (
+                "".join(m.content for m in fake.sent[world.general.id]).rstrip().endswith("word")
+            )
+        )
+    calls = [
+        c
+        for c in fake.calls
+        if c.route
+        in (
+            "POST /channels/{channel_id}/messages",
+            "PATCH /channels/{channel_id}/messages/{message_id}",
+        )
+    ]
+    assert len(calls) >= 2
+    for call in calls:
+        allowed = call.body["allowed_mentions"]
+        assert allowed["parse"] == []
+        assert not allowed.get("users")
+        assert not allowed.get("roles")
+        assert not allowed.get("replied_user", False)
+    assert fake.sent[world.general.id][0].content.startswith("@everyone @here <@")

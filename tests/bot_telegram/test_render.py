@@ -428,3 +428,50 @@ def test_a_smaller_limit_is_respected_everywhere() -> None:
 )
 def test_text_that_looks_like_html_is_shown_not_dropped(markdown: str, shown: str) -> None:
     assert render_markdown(markdown).text == shown
+
+
+# --------------------------------------------------------------------------- links to users
+
+
+@pytest.mark.parametrize(
+    ("markdown", "shown"),
+    [
+        ("Ask [Bob](tg://user?id=123) now", "Ask Bob now"),
+        ("Ask [Bob](TG:user?id=123) now", "Ask Bob now"),
+        ("Ask [Bob]( tg://user?id=123 ) now", "Ask Bob now"),
+        ("See [the chat](tg://resolve?domain=x)", "See the chat"),
+        ("Pay [here](ton://transfer/abc)", "Pay here"),
+        ("Mail [me](mailto:a@b.co) or [run](javascript:alert(1))", "Mail me or run"),
+        ("<tg://user?id=5>", "tg://user?id=5"),
+        ("![👍](tg://emoji?id=5368324170671202286)", "👍"),
+    ],
+)
+def test_a_model_never_mentions_or_links_into_telegram(markdown: str, shown: str) -> None:
+    [chunk] = Renderer().reply(markdown)
+    accepted(chunk)
+    assert chunk.text == shown
+    assert not chunk.entities
+
+
+def test_explicit_mentions_and_custom_emoji_are_never_sent() -> None:
+    user = telegram.User(123, "Bob", is_bot=False)
+    message = TelegramText(
+        "Bob 👍 link",
+        (
+            telegram.MessageEntity("text_mention", 0, 3, user=user),
+            telegram.MessageEntity("custom_emoji", 4, 2, custom_emoji_id="536832"),
+            telegram.MessageEntity("text_link", 7, 4, url="tg://user?id=123"),
+        ),
+    )
+    [chunk] = split_text(message)
+    assert chunk == TelegramText("Bob 👍 link")
+
+
+def test_web_links_stay_links() -> None:
+    [chunk] = Renderer().reply("[a](https://a.io/x) [b](b.io) [c](http://c.io:8080/p)")
+    accepted(chunk)
+    assert [e.url for e in of_type(chunk, "text_link")] == [
+        "https://a.io/x",
+        "b.io",
+        "http://c.io:8080/p",
+    ]
