@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +23,24 @@ class Platform(Protocol):
 
     @property
     def connected(self) -> bool: ...
+
+
+@runtime_checkable
+class ExplainsReadiness(Protocol):
+    """A platform that can say why it is not ready (shown by ``/readyz``)."""
+
+    @property
+    def readiness(self) -> str | None:
+        """Why the platform is not ready, None when it is."""
+        ...
+
+
+def platform_check(platform: Platform) -> str:
+    """``connected``, or ``not connected`` with the reason when the platform gives one."""
+    if platform.connected:
+        return "connected"
+    reason = platform.readiness if isinstance(platform, ExplainsReadiness) else None
+    return f"not connected: {reason}" if reason else "not connected"
 
 
 class HealthServer:
@@ -75,7 +93,7 @@ class HealthServer:
         except InfrastructureError as error:
             checks["database"] = str(error)
         for platform in self._platforms:
-            checks[platform.name] = "connected" if platform.connected else "not connected"
+            checks[platform.name] = platform_check(platform)
         ready = all(value in ("ok", "connected") for value in checks.values())
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 

@@ -21,7 +21,8 @@ from bots.discord.handler import DiscordHandler, DiscordOptions
 from bots.discord.render import DiscordRenderer
 from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
 from bots.discord.sink import QUIET
-from core.access import AccessPolicy
+from bots.download import Downloader
+from core.access import DISCORD, AccessPolicy
 from core.app import Core
 from core.domain import Language
 from core.errors import ConfigError, InfrastructureError, LLMError
@@ -63,6 +64,27 @@ def text(translator: Translator, key: str) -> app_commands.locale_str:
     return app_commands.locale_str(translator(Language.EN, key), key=key)
 
 
+class GatewayLink:
+    """Whether the gateway connection is up, from discord.py's events: down from a disconnect
+    (discord.py then reconnects on its own, with growing pauses) until READY or RESUMED."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def up(self) -> None:
+        self.failures = 0
+
+    def down(self) -> None:
+        self.failures += 1
+
+    @property
+    def failure(self) -> str | None:
+        if not self.failures:
+            return None
+        attempts = self.failures - 1
+        return f"gateway disconnected, reconnecting ({attempts} failed attempts so far)"
+
+
 class ChatrelayClient(discord.Client):
     def __init__(
         self,
@@ -71,6 +93,7 @@ class ChatrelayClient(discord.Client):
         core: Core,
         guild_ids: tuple[int, ...],
         guild_ready_timeout: float,
+        link: GatewayLink,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
@@ -82,6 +105,7 @@ class ChatrelayClient(discord.Client):
         self._handler = handler
         self._core = core
         self._guild_ids = guild_ids
+        self._link = link
         self.tree = app_commands.CommandTree(self)
         self._register()
 
@@ -94,6 +118,17 @@ class ChatrelayClient(discord.Client):
                 await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
+
+    async def on_ready(self) -> None:
+        self._link.up()
+
+    async def on_resumed(self) -> None:
+        self._link.up()
+
+    async def on_disconnect(self) -> None:
+        if not self.is_closed():
+            log.warning("discord gateway disconnected; reconnecting")
+        self._link.down()
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:
@@ -173,11 +208,14 @@ class DiscordBot:
         guild_ready_timeout: float = 2.0,
     ) -> None:
         self._settings = settings
+        self._downloader = Downloader()
+        self._link = GatewayLink()
         self._handler = DiscordHandler(
             service=core.service,
             translator=core.translator,
             default_language=core.config.default_language,
             access=AccessPolicy(
+                DISCORD,
                 allowed_users=settings.discord_allowed_users,
                 allowed_chats=(
                     *settings.discord_allowed_guilds,
@@ -192,13 +230,16 @@ class DiscordBot:
                 edit_interval=settings.discord_edit_interval,
                 ask_threads=settings.discord_ask_threads,
                 text_file_max_bytes=settings.discord_text_file_max_kb * 1024,
+                image_max_bytes=core.config.max_image_bytes,
             ),
+            downloader=self._downloader,
         )
         self.client = ChatrelayClient(
             handler=self._handler,
             core=core,
             guild_ids=settings.discord_guild_ids,
             guild_ready_timeout=guild_ready_timeout,
+            link=self._link,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -207,10 +248,21 @@ class DiscordBot:
     @property
     def connected(self) -> bool:
         """Connected to the gateway and ready."""
-        return self.client.is_ready() and not self.client.is_closed()
+        return self.readiness is None
+
+    @property
+    def readiness(self) -> str | None:
+        """Why the bot is not connected (None: it is): closed, not ready yet, or the gateway
+        dropped and is not back (READY or RESUMED) yet."""
+        if self.client.is_closed():
+            return "disconnected"
+        if not self.client.is_ready():
+            return "not ready yet"
+        return self._link.failure
 
     async def start(self) -> None:
         point_at(self._settings)
+        self._downloader.open()
         self._task = asyncio.create_task(self.client.start(self._settings.token), name="discord")
         ready = asyncio.create_task(self.client.wait_until_ready())
         try:
@@ -219,11 +271,11 @@ class DiscordBot:
             )
         finally:
             ready.cancel()
-        if self._task in done:
+        if self._task in done or ready not in done:
             await self.client.close()
-            self._raise_start_failure(self._task)
-        if ready not in done:
-            await self.client.close()
+            await self._downloader.aclose()
+            if self._task in done:
+                self._raise_start_failure(self._task)
             raise InfrastructureError("Discord did not get ready within a minute")
         log.info("discord connected", extra={"bot": str(self.client.user)})
 
@@ -244,10 +296,13 @@ class DiscordBot:
     async def stop(self) -> None:
         """Take nothing new, let answers in flight finish (bounded), then disconnect."""
         self._handler.close()
-        await self._handler.drain(self._settings.discord_shutdown_grace)
-        await self.client.close()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.warning("the Discord client ended with an error", exc_info=True)
+        try:
+            await self._handler.drain(self._settings.discord_shutdown_grace)
+            await self.client.close()
+            if self._task is not None:
+                try:
+                    await self._task
+                except Exception:
+                    log.warning("the Discord client ended with an error", exc_info=True)
+        finally:
+            await self._downloader.aclose()

@@ -21,10 +21,11 @@ from bots.discord.inbound import (
 )
 from bots.discord.render import DiscordRenderer
 from bots.discord.sink import ChannelSink, InteractionSink
+from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
 from core.access import AccessPolicy
 from core.commands import parse_command
-from core.domain import ImageInput, IncomingMessage, Language
+from core.domain import Author, ImageInput, IncomingMessage, Language
 from core.i18n import Translator
 from core.ordering import LocalChatLocks
 from core.ports import Clock, Reply
@@ -40,6 +41,7 @@ class DiscordOptions:
     edit_interval: float = 1.0
     ask_threads: bool = True
     text_file_max_bytes: int = 100 * 1024
+    image_max_bytes: int = 10 * 1024 * 1024
 
 
 class DiscordHandler:
@@ -55,6 +57,7 @@ class DiscordHandler:
         renderer: DiscordRenderer,
         clock: Clock,
         options: DiscordOptions,
+        downloader: Downloader,
     ) -> None:
         self._service = service
         self._t = translator
@@ -63,6 +66,7 @@ class DiscordHandler:
         self._renderer = renderer
         self._clock = clock
         self._options = options
+        self._downloader = downloader
         self._order = LocalChatLocks()  # the adapter's own work in arrival order, per channel
         self._refusals = RecentRefusals(clock)
         self._in_flight: set[asyncio.Task[object]] = set()
@@ -120,7 +124,7 @@ class DiscordHandler:
                 return
             incoming = IncomingMessage(
                 chat=chat_ref(message.channel),
-                author=author_of(message.author),
+                author=self._author(message.author),
                 text=addressed.text,
                 message_id=str(message.id),
                 shared=message.guild is not None,
@@ -139,16 +143,11 @@ class DiscordHandler:
         texts: list[str] = []
         for attachment in message.attachments:
             kind = kind_of(attachment)
-            if kind is AttachmentKind.OTHER or (
-                kind is AttachmentKind.TEXT and attachment.size > self._options.text_file_max_bytes
-            ):
+            if kind is AttachmentKind.OTHER:
                 await self._service.tell(incoming, sink, "input.unsupported", what="document")
                 return None
-            try:
-                data = await attachment.read()
-            except discord.HTTPException as error:
-                log.warning("attachment download failed", extra={"reason": str(error)})
-                await self._service.tell(incoming, sink, "input.download_failed")
+            data = await self._read(attachment, kind, incoming, sink)
+            if data is None:
                 return None
             if kind is AttachmentKind.IMAGE:
                 images.append(ImageInput(data, attachment.content_type or "image/png"))
@@ -158,6 +157,35 @@ class DiscordHandler:
             return incoming
         text = "\n\n".join([incoming.text, *texts]).strip() if texts else incoming.text
         return replace(incoming, text=text, images=tuple(images))
+
+    async def _read(
+        self,
+        attachment: discord.Attachment,
+        kind: AttachmentKind,
+        incoming: IncomingMessage,
+        sink: ChannelSink,
+    ) -> bytes | None:
+        """An attachment's bytes from the CDN, refused before downloading when its size is
+        over the limit and stopped while streaming when it is larger than it said (None: the
+        user was told why)."""
+        image = kind is AttachmentKind.IMAGE
+        limit = self._options.image_max_bytes if image else self._options.text_file_max_bytes
+        try:
+            check_declared(attachment.size, limit)
+            return await self._downloader.fetch(attachment.url, limit)
+        except TooLarge as error:
+            log.info("attachment too large", extra={"size": error.size, "limit": limit})
+            if image:
+                size, most = mebibytes(error.size), mebibytes(limit)
+                await self._service.tell(
+                    incoming, sink, "input.image_too_large", size=size, limit=most
+                )
+            else:  # a text file too long to read into the message
+                await self._service.tell(incoming, sink, "input.unsupported", what="document")
+        except DownloadError as error:
+            log.warning("attachment download failed", extra={"reason": str(error)})
+            await self._service.tell(incoming, sink, "input.download_failed")
+        return None
 
     async def _refuse_message(self, message: discord.Message, sink: ChannelSink) -> None:
         if not self._refusals.first(message.channel.id, message.author.id):
@@ -194,7 +222,7 @@ class DiscordHandler:
         """Answer a deferred command in the interaction's own response."""
         incoming = IncomingMessage(
             chat=chat_ref(interaction.channel),
-            author=author_of(interaction.user, str(interaction.locale)),
+            author=self._author(interaction.user, str(interaction.locale)),
             text=text,
             message_id=f"interaction:{interaction.id}",
             shared=interaction.guild is not None,
@@ -233,7 +261,7 @@ class DiscordHandler:
         await interaction.edit_original_response(content=thread.mention)
         incoming = IncomingMessage(
             chat=chat_ref(thread),
-            author=author_of(interaction.user, str(interaction.locale)),
+            author=self._author(interaction.user, str(interaction.locale)),
             text=prompt,
             message_id=f"interaction:{interaction.id}",
             shared=True,
@@ -248,6 +276,10 @@ class DiscordHandler:
         await self._service.handle(incoming, sink)
 
     # ---- rules
+
+    def _author(self, user: discord.abc.User, locale: str | None = None) -> Author:
+        """The author as the core sees it, an admin when ``ADMIN_USERS`` names them."""
+        return author_of(user, locale, is_admin=self._access.is_admin(user_party(user)))
 
     def _allowed(
         self, user: discord.abc.User, channel: object, guild: discord.Guild | None

@@ -9,10 +9,10 @@ from enum import Enum
 
 import discord
 
-from core.access import Party
+from core.access import DISCORD, Party
 from core.domain import Author, ChatRef
 
-PLATFORM = "discord"
+PLATFORM = DISCORD
 TEXT_SUFFIXES = (
     ".txt", ".md", ".markdown", ".py", ".js", ".ts", ".json", ".yaml", ".yml", ".toml", ".csv",
     ".log", ".ini", ".cfg", ".html", ".css", ".xml", ".sql", ".sh", ".c", ".h", ".cpp", ".rs",
@@ -27,8 +27,10 @@ def chat_ref(channel: object) -> ChatRef:
     return ChatRef(PLATFORM, str(getattr(channel, "id", "")))
 
 
-def author_of(user: discord.abc.User, locale: str | None = None) -> Author:
-    return Author(str(user.id), user.display_name, locale)
+def author_of(
+    user: discord.abc.User, locale: str | None = None, *, is_admin: bool = False
+) -> Author:
+    return Author(str(user.id), user.display_name, locale, is_admin=is_admin)
 
 
 def user_party(user: discord.abc.User) -> Party:
@@ -46,8 +48,10 @@ def places_of(channel: object, guild: discord.Guild | None) -> tuple[Party, ...]
 
 
 def role_ids(user: discord.abc.User) -> tuple[str, ...]:
+    """The ids of a member's roles. Never their names: anyone can create a role called
+    "admin" in a server of their own."""
     if isinstance(user, discord.Member):
-        return tuple(str(role.id) for role in user.roles) + tuple(r.name for r in user.roles)
+        return tuple(str(role.id) for role in user.roles)
     return ()
 
 

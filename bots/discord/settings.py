@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.access import DISCORD, check_id_list, check_platform_list, check_shared_list
 from core.errors import ConfigError
 from core.settings import split_list, validated
 
@@ -44,6 +45,34 @@ class DiscordSettings(BaseSettings):
         "admin_users",
         mode="before",
     )(split_list)
+
+    @field_validator("discord_allowed_users")
+    @classmethod
+    def _own_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_platform_list(value, DISCORD)
+
+    @field_validator("discord_allowed_guilds", "discord_allowed_channels")
+    @classmethod
+    def _place_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_id_list(
+            value, DISCORD, "copy them with Developer Mode on (right-click, Copy ID)"
+        )
+
+    @field_validator("discord_allowed_roles")
+    @classmethod
+    def _role_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Role names are never matched: anyone can create a role called "admin" elsewhere."""
+        return check_id_list(
+            value,
+            DISCORD,
+            "a role's name can be copied in any server; with Developer Mode on, right-click "
+            "the role in Server Settings -> Roles and Copy Role ID",
+        )
+
+    @field_validator("admin_users")
+    @classmethod
+    def _admin_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_shared_list(value)
 
     @field_validator("discord_api_base_url", "discord_gateway_url")
     @classmethod

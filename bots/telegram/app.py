@@ -10,13 +10,14 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bots.download import Downloader
 from bots.refusals import RecentRefusals
 from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
-from bots.telegram.transport import AiohttpRequest
+from bots.telegram.transport import AiohttpRequest, Outcomes
 from bots.telegram.updates import ChatOrderedProcessor, SplitMessages
-from core.access import AccessPolicy
+from core.access import TELEGRAM, AccessPolicy
 from core.app import Core
 from core.commands import COMMAND_NAMES
 from core.domain import Language
@@ -32,7 +33,9 @@ MENU = tuple(name for name in COMMAND_NAMES if name != "start")
 ALLOWED_UPDATES = [Update.MESSAGE]
 
 
-def build_application(settings: TelegramSettings, splits: SplitMessages) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: TelegramSettings, splits: SplitMessages, polling: Outcomes
+) -> Application:  # type: ignore[type-arg]
     return (
         ApplicationBuilder()
         .token(settings.token)
@@ -40,7 +43,9 @@ def build_application(settings: TelegramSettings, splits: SplitMessages) -> Appl
         .base_file_url(settings.base_file_url)
         .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES, splits))
         .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=40.0))
+        .get_updates_request(
+            AiohttpRequest(connection_pool_size=2, read_timeout=40.0, outcomes=polling)
+        )
         .build()
     )
 
@@ -52,12 +57,15 @@ class TelegramBot:
         self._settings = settings
         self._core = core
         splits = SplitMessages(settings.telegram_merge_window)
-        self._app = build_application(settings, splits)
+        self._polling = Outcomes()
+        self._app = build_application(settings, splits, self._polling)
+        self._downloader = Downloader()
         self._handler = TelegramHandler(
             service=core.service,
             translator=core.translator,
             default_language=core.config.default_language,
             access=AccessPolicy(
+                TELEGRAM,
                 allowed_users=settings.telegram_allowed_users,
                 allowed_chats=settings.telegram_allowed_chats,
                 admins=settings.admin_users,
@@ -71,6 +79,8 @@ class TelegramBot:
                 group_interval=settings.telegram_group_edit_interval,
             ),
             refusals=RecentRefusals(clock),
+            downloader=self._downloader,
+            max_image_bytes=core.config.max_image_bytes,
         )
         self._app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._handler))
         self._app.add_error_handler(self._on_error)
@@ -79,9 +89,21 @@ class TelegramBot:
 
     @property
     def connected(self) -> bool:
-        """Receiving updates (polling or the webhook server is running)."""
+        """Receiving updates: the webhook server is running, or polling is and its last
+        getUpdates worked."""
+        return self.readiness is None
+
+    @property
+    def readiness(self) -> str | None:
+        """Why updates are not arriving (None: they are). A failed getUpdates (network down,
+        Telegram's 5xx, 409 for another copy polling with this token) makes the bot not ready
+        until one succeeds again."""
         updater = self._app.updater
-        return self._app.running and updater is not None and updater.running
+        if not (self._app.running and updater is not None and updater.running):
+            return "not receiving updates"
+        if self._polling.failure is not None:
+            return f"getUpdates is failing ({self._polling.failure})"
+        return None
 
     @property
     def username(self) -> str:
@@ -95,6 +117,7 @@ class TelegramBot:
         except TelegramError as error:
             raise InfrastructureError(f"cannot reach the Telegram Bot API: {error}") from None
         await self._register_commands()
+        self._downloader.open()
         await self._app.start()
         updater = self._app.updater
         if updater is None:
@@ -118,15 +141,18 @@ class TelegramBot:
 
     async def stop(self) -> None:
         """Stop receiving, let answers in flight finish (bounded), confirm the polling offset."""
-        updater = self._app.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self._app.running:
-            try:
-                await asyncio.wait_for(self._app.stop(), self._settings.telegram_shutdown_grace)
-            except TimeoutError:
-                log.warning("answers still in flight at shutdown were cut short")
-        await self._app.shutdown()
+        try:
+            updater = self._app.updater
+            if updater is not None and updater.running:
+                await updater.stop()
+            if self._app.running:
+                try:
+                    await asyncio.wait_for(self._app.stop(), self._settings.telegram_shutdown_grace)
+                except TimeoutError:
+                    log.warning("answers still in flight at shutdown were cut short")
+            await self._app.shutdown()
+        finally:
+            await self._downloader.aclose()
 
     async def _register_commands(self) -> None:
         """The command menu, in English (default) and Chinese (language_code "zh")."""

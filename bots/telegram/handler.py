@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from telegram import Bot, Message, Update
+from telegram import Bot, Message, PhotoSize, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
 from bots.telegram.inbound import (
     BotIdentity,
@@ -36,6 +37,7 @@ from core.service import ChatService
 log = logging.getLogger("chatrelay.telegram")
 
 PHOTO_MAX_SIDE = 2048  # the largest photo size at most this wide/high is sent to the model
+GET_FILE_MAX_BYTES = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class TelegramHandler:
         splits: SplitMessages,
         streaming: StreamingOptions,
         refusals: RecentRefusals,
+        downloader: Downloader,
+        max_image_bytes: int,
     ) -> None:
         self._service = service
         self._t = translator
@@ -73,6 +77,8 @@ class TelegramHandler:
         self._streaming = streaming
         self._refusals = refusals
         self._drafts = streaming.drafts
+        self._downloader = downloader
+        self._image_limit = min(max_image_bytes, GET_FILE_MAX_BYTES)
         self._identity: BotIdentity | None = None
 
     async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,31 +100,30 @@ class TelegramHandler:
         if user is None:
             return
         sink = self._sink(message, bot)
-        if not self._access.allows(party_of_user(user), party_of_chat(message.chat)):
+        party = party_of_user(user)
+        if not self._access.allows(party, party_of_chat(message.chat)):
             await self._refuse(message, sink)
             return
-        text = self._splits.text_of(message) or addressed.text
         incoming = IncomingMessage(
             chat=chat_ref(message),
-            author=author_of(user),
-            text=text,
+            author=author_of(user, is_admin=self._access.is_admin(party)),
+            text=self._splits.text_of(message) or addressed.text,
             message_id=str(message.message_id),
             shared=is_shared(message.chat),
         )
         if content is Content.PHOTO:
-            with_photo = await self._with_photo(incoming, message)
+            with_photo = await self._with_photo(incoming, message, sink)
             if with_photo is None:
-                await self._service.tell(incoming, sink, "input.download_failed")
                 return
             incoming = with_photo
         elif content is not Content.TEXT:
             await self._service.tell(incoming, sink, "input.unsupported", what=content.value)
             return
-        command = parse_command(text)
+        command = parse_command(incoming.text) if not incoming.images else None
         if (
             command is not None
             and command.changes_settings()
-            and not self._access.may_change_settings(party_of_user(user), shared=incoming.shared)
+            and not self._access.may_change_settings(party, shared=incoming.shared)
         ):
             await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
             return
@@ -155,27 +160,41 @@ class TelegramHandler:
         await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
 
     async def _with_photo(
-        self, incoming: IncomingMessage, message: Message
+        self, incoming: IncomingMessage, message: Message, sink: TelegramSink
     ) -> IncomingMessage | None:
         """The message with its photo (the largest size within PHOTO_MAX_SIDE), or None when
-        it can't be downloaded."""
+        it is too large or can't be downloaded (the user is told which)."""
         sizes = [s for s in message.photo if max(s.width, s.height) <= PHOTO_MAX_SIDE]
         size = (sizes or list(message.photo[:1]))[-1]
         try:
-            file = await size.get_file()
-            data = bytes(await file.download_as_bytearray())
-        except TelegramError as error:
-            log.warning("photo download failed", extra={"reason": str(error)})
+            data = await self._download(size)
+        except TooLarge as error:
+            log.info("photo too large", extra={"size": error.size, "limit": error.limit})
+            await self._service.tell(
+                incoming,
+                sink,
+                "input.image_too_large",
+                size=mebibytes(error.size),
+                limit=mebibytes(error.limit),
+            )
             return None
-        image = ImageInput(data=data, mime_type="image/jpeg")
-        return IncomingMessage(
-            chat=incoming.chat,
-            author=incoming.author,
-            text=incoming.text,
-            message_id=incoming.message_id,
-            shared=incoming.shared,
-            images=(image,),
-        )
+        except (TelegramError, DownloadError) as error:
+            log.warning("photo download failed", extra={"reason": str(error)})
+            await self._service.tell(incoming, sink, "input.download_failed")
+            return None
+        return replace(incoming, images=(ImageInput(data=data, mime_type="image/jpeg"),))
+
+    async def _download(self, size: PhotoSize) -> bytes:
+        """The photo's bytes, refused before any download when Telegram says it is too large
+        and stopped while streaming when it turns out larger than it said."""
+        limit = self._image_limit
+        check_declared(size.file_size, limit)
+        file = await size.get_file()
+        check_declared(file.file_size, limit)
+        url = file.file_path or ""
+        if not url.startswith(("https://", "http://")):
+            raise DownloadError("getFile gave no file URL")
+        return await self._downloader.fetch(url, limit)
 
 
 def describe(update: object) -> dict[str, Any]:

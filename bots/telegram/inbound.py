@@ -9,10 +9,14 @@ from enum import Enum
 from telegram import Chat, Message, MessageEntity, User
 
 from bots.telegram.sink import Destination
-from core.access import Party
+from core.access import TELEGRAM, Party
+from core.commands import COMMAND_NAMES
 from core.domain import Author, ChatRef
 
-PLATFORM = "telegram"
+PLATFORM = TELEGRAM
+# Commands that are ours when written bare in a group: the menu. A bare /start (every bot has
+# one) and unknown commands belong to other bots there; "/start@ourbot" is ours.
+BARE_COMMANDS = frozenset(COMMAND_NAMES) - {"start"}
 
 
 class Content(Enum):
@@ -82,9 +86,9 @@ def chat_ref(message: Message) -> ChatRef:
     return ChatRef(PLATFORM, str(message.chat.id), thread)
 
 
-def author_of(user: User) -> Author:
+def author_of(user: User, *, is_admin: bool = False) -> Author:
     name = user.full_name or (f"@{user.username}" if user.username else str(user.id))
-    return Author(str(user.id), name, user.language_code)
+    return Author(str(user.id), name, user.language_code, is_admin=is_admin)
 
 
 def party_of_user(user: User) -> Party:
@@ -125,7 +129,8 @@ class Addressing:
 
 def addressing(message: Message, bot: BotIdentity) -> Addressing:
     """Private chats: everything. Groups: an @mention of the bot, a reply to one of its
-    messages, or a command for it ("/cmd@bot", or "/cmd" with no addressee)."""
+    messages, or a command for it ("/cmd@bot", or one of its menu commands with no addressee).
+    A command for another bot ("/cmd@other", a bare "/start" or "/foo") is never ours."""
     text, entities = body(message)
     if not is_shared(message.chat):
         return Addressing(True, text)
@@ -139,8 +144,7 @@ def addressing(message: Message, bot: BotIdentity) -> Addressing:
         elif entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id:
             mentioned = True
         elif entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
-            _, _, addressee = _entity_text(text, entity).partition("@")
-            if addressee and addressee.lower() != bot.username:
+            if not _command_is_ours(_entity_text(text, entity), bot):
                 return Addressing(False, text)  # a command for another bot
             mentioned = True
     replied = message.reply_to_message
@@ -149,6 +153,13 @@ def addressing(message: Message, bot: BotIdentity) -> Addressing:
     if not mentioned:
         return Addressing(False, text)
     return Addressing(True, _without(text, cuts))
+
+
+def _command_is_ours(command: str, bot: BotIdentity) -> bool:
+    name, _, addressee = command.lstrip("/").partition("@")
+    if addressee:
+        return addressee.lower() == bot.username
+    return name.lower() in BARE_COMMANDS
 
 
 def _without(text: str, cuts: list[MessageEntity]) -> str:

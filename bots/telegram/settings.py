@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.access import TELEGRAM, check_platform_list, check_shared_list
 from core.errors import ConfigError
 from core.settings import split_list, validated
 
@@ -40,6 +41,16 @@ class TelegramSettings(BaseSettings):
     _lists = field_validator(
         "telegram_allowed_users", "telegram_allowed_chats", "admin_users", mode="before"
     )(split_list)
+
+    @field_validator("telegram_allowed_users", "telegram_allowed_chats")
+    @classmethod
+    def _own_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_platform_list(value, TELEGRAM)
+
+    @field_validator("admin_users")
+    @classmethod
+    def _admin_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_shared_list(value)
 
     @field_validator("telegram_webhook_url")
     @classmethod

@@ -8,6 +8,7 @@ adapter's CPU; aiohttp's costs a fifth of it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -15,8 +16,35 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
+class Outcomes:
+    """How the requests of one ``AiohttpRequest`` went lately: ``failure`` is None while they
+    work, else why the last one failed (Telegram's description, or the kind of network error;
+    never the URL, which holds the bot token). The polling request's tell whether updates are
+    arriving."""
+
+    def __init__(self) -> None:
+        self.failure: str | None = None
+
+    def succeeded(self) -> None:
+        self.failure = None
+
+    def failed(self, reason: str) -> None:
+        self.failure = reason
+
+
+def _described(status: int, body: bytes) -> str:
+    try:
+        description = json.loads(body).get("description")
+    except (ValueError, AttributeError):
+        description = None
+    if isinstance(description, str) and description:
+        return f"HTTP {status}: {description[:200]}"
+    return f"HTTP {status}"
+
+
 class AiohttpRequest(BaseRequest):
-    """A ``telegram.request.BaseRequest`` on one aiohttp session (created in ``initialize``)."""
+    """A ``telegram.request.BaseRequest`` on one aiohttp session (created in ``initialize``).
+    ``outcomes``, when given, records whether each request worked."""
 
     def __init__(
         self,
@@ -25,7 +53,9 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         pool_timeout: float = 30.0,
+        outcomes: Outcomes | None = None,
     ) -> None:
+        self._outcomes = outcomes or Outcomes()
         self._pool_size = connection_pool_size
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -69,11 +99,18 @@ class AiohttpRequest(BaseRequest):
             async with session.request(
                 method, url, data=self._body(request_data), timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
         except TimeoutError as error:
+            self._outcomes.failed("timed out")
             raise TimedOut from error
         except aiohttp.ClientError as error:
+            self._outcomes.failed(f"network error ({error.__class__.__name__})")
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+        if 200 <= status < 300:
+            self._outcomes.succeeded()
+        else:
+            self._outcomes.failed(_described(status, body))
+        return status, body
 
     @staticmethod
     def _or(value: object, default: float) -> float | None:
