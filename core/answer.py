@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass, field
 
 from core.config import ServiceConfig
@@ -30,6 +31,7 @@ from core.streaming import DraftRelay, TypingPulse
 from core.tokens import estimate_message_tokens
 
 log = logging.getLogger("chatrelay.answer")
+QUEUE_SECONDS_SHOWN_UP_TO = 120  # longer queue waits are told in minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +160,15 @@ class Answerer:
         )
 
     async def _tell_queued(self, turn: Turn, wait_seconds: float) -> bool:
+        """Tell the user how long their message waits for the model (when it is noticeable)."""
         if wait_seconds < self._config.queue_notice_seconds:
             return False
-        seconds = max(1, round(wait_seconds))
-        await turn.sink.deliver(Reply(self._t(turn.lang, "queued", seconds=seconds)))
+        seconds = max(1, math.ceil(wait_seconds))
+        if seconds < QUEUE_SECONDS_SHOWN_UP_TO:
+            text = self._t(turn.lang, "queued", seconds=seconds)
+        else:
+            text = self._t(turn.lang, "queued.minutes", minutes=math.ceil(seconds / 60))
+        await turn.sink.deliver(Reply(text))
         return True
 
     async def _finish(self, turn: Turn, outcome: StreamOutcome, show_reasoning: bool) -> None:
@@ -262,7 +269,7 @@ class Answerer:
         if isinstance(error, ModerationError):
             reasons = f": {', '.join(error.reasons)}" if error.reasons else ""
             return self._t(lang, "error.moderation", reasons=reasons)
-        return self._t(lang, f"error.{error.kind.value}")
+        return self._t(lang, f"error.{error.kind.value}", **error.message_params())
 
 
 def anonymous_user_id(message: IncomingMessage) -> str:

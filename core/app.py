@@ -14,7 +14,7 @@ from core.config import ServiceConfig
 from core.i18n import Translator
 from core.llm.catalog import ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
-from core.llm.limiter import RequestLimiter
+from core.llm.limits import LimitSettings, ModelLimits
 from core.llm.openrouter import OpenRouterClient
 from core.metrics import Metrics
 from core.ordering import LocalChatLocks
@@ -53,11 +53,10 @@ async def build_core(
     engine = create_engine(settings.database_url)
     http = build_http_client(llm_config)
     store: SqlChatStore | None = None
+    llm: OpenRouterClient | None = None
     try:
-        limiter = RequestLimiter(
-            settings.llm_requests_per_minute, settings.llm_tokens_per_minute, clock
-        )
-        llm = OpenRouterClient(http=http, config=llm_config, limiter=limiter, clock=clock)
+        limits = ModelLimits(limit_settings(settings), clock)
+        llm = OpenRouterClient(http=http, config=llm_config, limits=limits, clock=clock)
         catalog = ModelCatalog(llm, clock, settings.models_cache_seconds)
         store = SqlChatStore(engine, clock)
         translator = Translator()
@@ -75,7 +74,20 @@ async def build_core(
         )
         yield Core(service, store, llm, catalog, translator, config, engine, http, metrics)
     finally:
+        if llm is not None:
+            await llm.aclose()
         await http.aclose()
         if store is not None:
             await store.aclose()
         await engine.dispose()
+
+
+def limit_settings(settings: Settings) -> LimitSettings:
+    return LimitSettings(
+        free_requests_per_minute=settings.llm_free_requests_per_minute,
+        free_requests_per_day=settings.llm_free_requests_per_day,
+        requests_per_minute=settings.llm_requests_per_minute,
+        tokens_per_minute=settings.llm_tokens_per_minute,
+        model_requests_per_minute=dict(settings.llm_model_requests_per_minute),
+        queue_max_seconds=settings.llm_queue_max_seconds,
+    )

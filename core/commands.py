@@ -13,6 +13,7 @@ from core.errors import LLMError
 from core.i18n import Translator
 from core.ports import ChatStore, LLMClient, ModelDirectory, Reply
 from core.stats import StatsReport
+from core.user_limits import UserLimits
 
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 COMMAND_NAMES = ("think", "stats", "new", "model", "system", "help", "lang", "start")
@@ -59,12 +60,13 @@ class Commands:
         models: ModelDirectory,
         translator: Translator,
         config: ServiceConfig,
+        limits: UserLimits,
     ) -> None:
         self._store = store
         self._models = models
         self._t = translator
         self._config = config
-        self._stats = StatsReport(store=store, llm=llm, translator=translator)
+        self._stats = StatsReport(store=store, llm=llm, translator=translator, limits=limits)
         self._handlers: dict[str, Handler] = {
             "help": self._help,
             "start": self._help,
@@ -111,7 +113,7 @@ class Commands:
         )
 
     async def _stats_cmd(self, turn: Turn, args: str) -> Reply:
-        return Reply(await self._stats.render(turn.chat.id, turn.lang), card=True)
+        return Reply(await self._stats.render(turn), card=True)
 
     async def _new(self, turn: Turn, args: str) -> Reply:
         await self._store.start_conversation(turn.chat.id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.domain import ChatSettings, Language, ReasoningConfig
 from core.settings import Settings
+from core.user_limits import UserLimitSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class ServiceConfig:
     default_language: Language
     queue_notice_seconds: float
     max_image_bytes: int = 10 * 1024 * 1024  # larger pictures are refused, not sent
+    user_limits: UserLimitSettings = field(default_factory=UserLimitSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceConfig:
@@ -35,6 +37,13 @@ class ServiceConfig:
             max_input_chars=settings.max_input_chars,
             default_language=settings.default_language,
             queue_notice_seconds=settings.llm_queue_notice_seconds,
+            user_limits=UserLimitSettings(
+                messages_per_minute=settings.user_messages_per_minute,
+                user_daily_tokens=settings.user_daily_tokens,
+                user_daily_usd=settings.user_daily_usd,
+                chat_daily_tokens=settings.chat_daily_tokens,
+                chat_daily_usd=settings.chat_daily_usd,
+            ),
         )
 
     def chain_for(self, settings: ChatSettings) -> tuple[str, ...]:

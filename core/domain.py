@@ -193,6 +193,15 @@ class ModelTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Requests, tokens and cost of a user or a chat over a period (e.g. today)."""
+
+    requests: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
 class UsageSummary:
     requests: int
     failed_requests: int

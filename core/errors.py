@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 
@@ -19,6 +20,7 @@ class ErrorKind(StrEnum):
     MALFORMED = "malformed"  # the response could not be understood
     MODEL_NOT_FOUND = "model_not_found"  # 404, free_variant_ended, model_deprecated
     BAD_REQUEST = "bad_request"  # 400 that is not one of the above
+    QUEUE_FULL = "queue_full"  # the client-side queue wait would exceed LLM_QUEUE_MAX_SECONDS
 
 
 class BotError(Exception):
@@ -72,6 +74,10 @@ class LLMError(BotError):
         self.retryable = self.kind in RETRYABLE_KINDS if retryable is None else retryable
         self.retry_after = retry_after
 
+    def message_params(self) -> dict[str, str | int | float]:
+        """Fields for the user's message (``error.<kind>`` in the catalogue)."""
+        return {}
+
 
 class AuthError(LLMError):
     kind = ErrorKind.AUTH
@@ -121,6 +127,24 @@ class DailyQuotaError(LLMError):
         super().__init__(
             message, model=model, status=status, retryable=True, retry_after=retry_after
         )
+        self.resets_in: float | None = None  # seconds to 00:00 UTC, set by the client
+
+    def message_params(self) -> dict[str, str | int | float]:
+        minutes = math.ceil((self.resets_in or 0) / 60)
+        return {"hours": minutes // 60, "minutes": minutes % 60}
+
+
+class QueueFullError(LLMError):
+    """The request would wait in the client-side queue longer than the bound (or until the free
+    quota resets with no paid model to answer); nothing was sent. ``retry_after``: the wait."""
+
+    kind = ErrorKind.QUEUE_FULL
+
+    def __init__(self, message: str, *, model: str | None = None, retry_after: float) -> None:
+        super().__init__(message, model=model, retryable=False, retry_after=retry_after)
+
+    def message_params(self) -> dict[str, str | int | float]:
+        return {"minutes": max(1, math.ceil((self.retry_after or 0) / 60))}
 
 
 class UpstreamUnavailableError(LLMError):

@@ -21,6 +21,7 @@ from core.domain import (
     StoredMessage,
     UsageRecord,
     UsageSummary,
+    UsageTotals,
 )
 
 
@@ -48,7 +49,8 @@ class LLMClient(Protocol):
     async def list_models(self) -> Sequence[ModelInfo]: ...
 
     async def key_info(self) -> KeyInfo | None:
-        """The key's credit and free-tier quota, or None when the endpoint does not answer."""
+        """The key's credit and free-tier quota (read at most about once a minute), or None
+        when the endpoint does not answer."""
         ...
 
 
@@ -107,6 +109,19 @@ class ChatStore(Protocol):
     async def last_usage(self, chat_id: int) -> UsageRecord | None: ...
 
     async def usage_summary(self, chat_id: int) -> UsageSummary: ...
+
+    async def user_message_times(
+        self, platform: str, author_id: str, since: datetime, *, limit: int
+    ) -> list[datetime]:
+        """When the user's messages that went to the model (not commands, not refused) were
+        stored since ``since``, oldest first, at most ``limit``."""
+        ...
+
+    async def user_usage_since(self, platform: str, user_id: str, since: datetime) -> UsageTotals:
+        """The requests, tokens and cost of one user's requests since ``since``."""
+        ...
+
+    async def chat_usage_since(self, chat_id: int, since: datetime) -> UsageTotals: ...
 
 
 class ChatSerializer(Protocol):

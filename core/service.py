@@ -23,6 +23,7 @@ from core.metrics import CountedSink, Metrics
 from core.ports import ChatSerializer, ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
 from core.text import clean_text
 from core.tokens import estimate_image_tokens, estimate_message_tokens
+from core.user_limits import UserLimits
 
 log = logging.getLogger("chatrelay.service")
 
@@ -67,8 +68,14 @@ class ChatService:
             config=config,
             metrics=metrics,
         )
+        self._limits = UserLimits(store=store, clock=clock, settings=config.user_limits)
         self._commands = Commands(
-            store=store, llm=llm, models=models, translator=translator, config=config
+            store=store,
+            llm=llm,
+            models=models,
+            translator=translator,
+            config=config,
+            limits=self._limits,
         )
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
@@ -154,6 +161,8 @@ class ChatService:
         images = message.images
         chain = await self._image_chain(chat.settings) if images else None
         rejection = self._rejection(chat, lang, text, budget, images=images, chain=chain)
+        if rejection is None:
+            rejection = await self._limit_refusal(message, chat, lang)
         text = with_image_markers(text, len(images))
         stored = await self._store_user(message, chat, text, in_context=rejection is None)
         if stored is None:
@@ -214,6 +223,20 @@ class ChatService:
         if needed > budget:
             return self._t(lang, "input_too_long", tokens=needed, limit=budget)
         return None
+
+    async def _limit_refusal(
+        self, message: IncomingMessage, chat: ChatState, lang: Language
+    ) -> str | None:
+        """The per-user limit or daily budget the message runs into, in the user's language."""
+        refusal = await self._limits.refusal(message, chat)
+        if refusal is None:
+            return None
+        self._metrics.failed(refusal.key.replace(".", "_"))
+        unit = self._t(lang, "limit.unit.tokens") if refusal.tokens else ""
+        params: dict[str, object] = {**refusal.params}
+        if "used" in params:
+            params["unit"] = unit
+        return self._t(lang, refusal.key, **params)
 
     def _image_rejection(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -44,9 +45,19 @@ class Settings(BaseSettings):
     openrouter_app_title: str = "chatrelay"
     models_cache_seconds: float = Field(default=3600.0, gt=0)
 
-    llm_requests_per_minute: int = Field(default=20, ge=0)
+    llm_free_requests_per_minute: int = Field(default=20, ge=0)
+    llm_free_requests_per_day: int | None = Field(default=None, ge=0)
+    llm_requests_per_minute: int = Field(default=0, ge=0)
     llm_tokens_per_minute: int = Field(default=0, ge=0)
+    llm_model_requests_per_minute: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
     llm_queue_notice_seconds: float = Field(default=3.0, ge=0)
+    llm_queue_max_seconds: float = Field(default=120.0, gt=0)
+
+    user_messages_per_minute: int = Field(default=0, ge=0)
+    user_daily_tokens: int = Field(default=0, ge=0)
+    user_daily_usd: Decimal = Field(default=Decimal(0), ge=0)
+    chat_daily_tokens: int = Field(default=0, ge=0)
+    chat_daily_usd: Decimal = Field(default=Decimal(0), ge=0)
 
     database_url: str = DEFAULT_DATABASE_URL
 
@@ -66,6 +77,26 @@ class Settings(BaseSettings):
     @classmethod
     def _split_models(cls, value: object) -> object:
         return split_list(value)
+
+    @field_validator("llm_model_requests_per_minute", mode="before")
+    @classmethod
+    def _model_limits(cls, value: object) -> object:
+        """``"openai/gpt-5=60, anthropic/claude-sonnet-4.5=30"`` -> pairs (model, per minute)."""
+        value = split_list(value)
+        if not isinstance(value, tuple):
+            return value
+        pairs = []
+        for entry in value:
+            model, sep, count = str(entry).rpartition("=")
+            if not sep or not model.strip() or not count.strip().isdigit():
+                raise ValueError("write model=requests per minute, comma-separated")
+            pairs.append((model.strip(), int(count)))
+        return tuple(pairs)
+
+    @field_validator("llm_free_requests_per_day", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("openrouter_models")
     @classmethod

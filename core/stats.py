@@ -1,13 +1,17 @@
-"""The /stats report: the last request, this chat's totals by model, and the key's quota."""
+"""The /stats report: the last request, this chat's totals by model, the user's use today (and
+what is left of the daily budgets), and the key's credit and free quota (in shared chats, only
+for admins: the credit is the operator's business)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
+from core.answer import Turn
 from core.domain import KeyInfo, Language, RequestStatus, UsageRecord, UsageSummary
 from core.i18n import Translator
 from core.ports import ChatStore, LLMClient
+from core.user_limits import DayUse, UserLimits, format_amount
 
 
 def format_cost(cost: Decimal | None, unknown: str) -> str:
@@ -27,21 +31,55 @@ def format_when(when: datetime | None, unknown: str) -> str:
 
 
 class StatsReport:
-    def __init__(self, *, store: ChatStore, llm: LLMClient, translator: Translator) -> None:
+    def __init__(
+        self, *, store: ChatStore, llm: LLMClient, translator: Translator, limits: UserLimits
+    ) -> None:
         self._store = store
         self._llm = llm
         self._t = translator
+        self._limits = limits
 
-    async def render(self, chat_id: int, lang: Language) -> str:
+    async def render(self, turn: Turn) -> str:
+        chat_id, lang = turn.chat.id, turn.lang
         last = await self._store.last_usage(chat_id)
         summary = await self._store.usage_summary(chat_id)
-        key = await self._llm.key_info()
         parts = [
             self._last(last, lang) if last else self._t(lang, "stats.no_requests"),
             self._chat(summary, lang) if summary.requests else "",
-            self._key(key, lang),
+            await self._today(turn),
         ]
+        if not turn.incoming.shared or turn.incoming.author.is_admin:
+            parts.append(self._key(await self._llm.key_info(), lang))
         return "\n\n".join(part for part in parts if part)
+
+    async def _today(self, turn: Turn) -> str:
+        """The user's use today with what is left of their budgets; in a shared chat with a
+        budget of its own, the chat's too."""
+        lines = [self._day("stats.you_today", await self._limits.user_today(turn.incoming), turn)]
+        if turn.incoming.shared:
+            chat_day = await self._limits.chat_today(turn.chat)
+            if chat_day.budgets:
+                lines.append(self._day("stats.chat_today", chat_day, turn))
+        return "\n".join(lines)
+
+    def _day(self, key: str, day: DayUse, turn: Turn) -> str:
+        lang = turn.lang
+        totals = day.totals
+        cost = format_cost(totals.cost, self._t(lang, "stats.unknown"))
+        lines = [self._t(lang, key, requests=totals.requests, tokens=totals.tokens, cost=cost)]
+        for budget in day.budgets:
+            left = max(budget.limit - budget.spent, Decimal(0))
+            unit = self._t(lang, "limit.unit.tokens") if budget.tokens else ""
+            lines.append(
+                self._t(
+                    lang,
+                    "stats.budget_left",
+                    left=format_amount(budget, left),
+                    limit=format_amount(budget, budget.limit),
+                    unit=unit,
+                )
+            )
+        return "\n".join(lines)
 
     def _last(self, record: UsageRecord, lang: Language) -> str:
         unknown = self._t(lang, "stats.unknown")

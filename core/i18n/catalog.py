@@ -65,6 +65,26 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "The model's rate limit is reached; your message is queued and will be answered in about {seconds} s.",
         ZH: "已达到模型的速率限制，你的消息正在排队，大约 {seconds} 秒后回答。",
     },
+    "queued.minutes": {
+        EN: "The model's rate limit is reached; your message is queued and will be answered in about {minutes} min.",
+        ZH: "已达到模型的速率限制，你的消息正在排队，大约 {minutes} 分钟后回答。",
+    },
+    "limit.rate": {
+        EN: "You are sending messages faster than this bot allows ({limit} a minute). You can write again in {seconds} s.",
+        ZH: "你发消息的速度超过了本机器人的限制（每分钟 {limit} 条）。{seconds} 秒后可以再发。",
+    },
+    "limit.user_budget": {
+        EN: "You have used up your daily budget on this bot ({used} of {limit}{unit}). You can write again after 00:00 UTC, in {hours} h {minutes} min.",
+        ZH: "你今天在本机器人上的额度已用完（{used} / {limit}{unit}）。UTC 0 点后可以再发，还有 {hours} 小时 {minutes} 分钟。",
+    },
+    "limit.chat_budget": {
+        EN: "This chat has used up its daily budget ({used} of {limit}{unit}). Everyone here can write again after 00:00 UTC, in {hours} h {minutes} min.",
+        ZH: "本聊天今天的额度已用完（{used} / {limit}{unit}）。UTC 0 点后大家可以再发，还有 {hours} 小时 {minutes} 分钟。",
+    },
+    "limit.unit.tokens": {
+        EN: " tokens",
+        ZH: " 个 token",
+    },
     "restarted": {
         EN: "_{failed} stopped mid-answer; {model} answered from the start instead._",
         ZH: "_{failed} 在回答中途出错，已由 {model} 重新完整回答。_",
@@ -207,6 +227,18 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "Free-model requests left today: {remaining} of {limit} (resets at 00:00 UTC)",
         ZH: "今日剩余免费模型请求：{remaining} / {limit}（UTC 0 点重置）",
     },
+    "stats.you_today": {
+        EN: "**You today**: requests {requests}, tokens {tokens}, cost {cost}",
+        ZH: "**你今天**：{requests} 次请求，{tokens} 个 token，费用 {cost}",
+    },
+    "stats.chat_today": {
+        EN: "**This chat today**: requests {requests}, tokens {tokens}, cost {cost}",
+        ZH: "**本聊天今天**：{requests} 次请求，{tokens} 个 token，费用 {cost}",
+    },
+    "stats.budget_left": {
+        EN: "- daily budget: {left}{unit} left of {limit}{unit}",
+        ZH: "- 每日额度：剩余 {left}{unit}，共 {limit}{unit}",
+    },
     "stats.key_unavailable": {
         EN: "_OpenRouter's key endpoint did not answer; credit and daily quota are unknown._",
         ZH: "_OpenRouter 密钥接口无响应，暂时无法获取余额和每日配额。_",
@@ -240,8 +272,12 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         ZH: "模型当前被限流（免费模型每分钟只允许少量请求）。请一分钟后再试。",
     },
     "error.daily_quota": {
-        EN: "Today's free-model requests for this bot's OpenRouter key are used up; they come back at 00:00 UTC. The operator can add credits (buying $10 raises the free quota to 1,000 requests a day), or you can switch to a paid model with /model.",
-        ZH: "本机器人的 OpenRouter 密钥今天的免费模型请求次数已用完，将在 UTC 0 点恢复。管理员可以充值（购买 10 美元额度后，免费配额提升到每天 1,000 次），你也可以用 /model 切换到付费模型。",
+        EN: "Today's free-model requests for this bot's OpenRouter key are used up; they come back at 00:00 UTC, in {hours} h {minutes} min. The operator can add credits (buying $10 raises the free quota to 1,000 requests a day), or you can switch to a paid model with /model.",
+        ZH: "本机器人的 OpenRouter 密钥今天的免费模型请求次数已用完，将在 UTC 0 点恢复，还有 {hours} 小时 {minutes} 分钟。管理员可以充值（购买 10 美元额度后，免费配额提升到每天 1,000 次），你也可以用 /model 切换到付费模型。",
+    },
+    "error.queue_full": {
+        EN: "The bot is very busy: your message would wait about {minutes} min for the model. Please send it again later.",
+        ZH: "机器人现在非常忙：你的消息需要排队约 {minutes} 分钟才能轮到模型。请稍后再发。",
     },
     "error.unavailable": {
         EN: "The model and its fallbacks are unavailable right now. Please try again shortly.",

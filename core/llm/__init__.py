@@ -2,14 +2,15 @@
 
 from core.llm.catalog import CatalogUnavailableError, ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
-from core.llm.limiter import RequestLimiter
+from core.llm.limits import LimitSettings, ModelLimits
 from core.llm.openrouter import OpenRouterClient
 
 __all__ = [
     "CatalogUnavailableError",
+    "LimitSettings",
     "ModelCatalog",
+    "ModelLimits",
     "OpenRouterClient",
     "OpenRouterConfig",
-    "RequestLimiter",
     "build_http_client",
 ]

@@ -8,10 +8,16 @@ might get over (not "gone", not "no credits") allows it, the chain starts over a
 failure's ``retry_after`` (or an exponential default backoff), if that pause is at most
 ``max_retry_wait``. Models that are gone or out of credits are skipped in later rounds.
 ``max_attempts`` bounds the HTTP attempts in total.
+
+Within a round, a model that can't be tried yet (``wait_for``: a cool-down after a 429, or a
+free model when the free quota is used up) is passed over for the next one that can go now;
+only when none can is the one free soonest taken (the client then waits for it, or refuses).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import DailyQuotaError, LLMError, ModelNotFoundError, NoCreditsError
@@ -36,6 +42,7 @@ class FallbackPlan:
         "_max_wait",
         "_retryable",
         "_round",
+        "_wait_for",
     )
 
     def __init__(
@@ -45,6 +52,7 @@ class FallbackPlan:
         max_attempts: int,
         max_retry_wait: float,
         backoff: float = DEFAULT_BACKOFF_SECONDS,
+        wait_for: Callable[[int], float] | None = None,
     ) -> None:
         self._length = chain_length
         self._max_attempts = max(max_attempts, 1)
@@ -54,6 +62,7 @@ class FallbackPlan:
         self._round = 0
         self._excluded: set[int] = set()
         self._retryable: LLMError | None = None  # latest same-model-retryable error this round
+        self._wait_for = wait_for or (lambda index: 0.0)
 
     @property
     def attempts(self) -> int:
@@ -61,7 +70,8 @@ class FallbackPlan:
 
     def start(self) -> Step:
         self._attempts = 1
-        return Step(0)
+        first = self._next_in_round(-1)
+        return first if first is not None else Step(0)
 
     def after_failure(self, index: int, error: LLMError) -> Step | None:
         """The next step after ``chain[index]`` failed with ``error``; None = give up."""
@@ -79,10 +89,15 @@ class FallbackPlan:
         return step
 
     def _next_in_round(self, index: int) -> Step | None:
-        for candidate in range(index + 1, self._length):
-            if candidate not in self._excluded:
-                return Step(candidate)
-        return None
+        """The first model after ``index`` that can go now, else the one that can go soonest."""
+        candidates = [i for i in range(index + 1, self._length) if i not in self._excluded]
+        if not candidates:
+            return None
+        waits = [self._wait_for(i) for i in candidates]
+        soonest = min(range(len(candidates)), key=lambda n: (waits[n], n))
+        if math.isinf(waits[soonest]):
+            return Step(candidates[0])  # nothing can go before the quota resets
+        return Step(candidates[soonest])
 
     def _next_round(self) -> Step | None:
         if self._retryable is None:

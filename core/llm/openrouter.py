@@ -39,7 +39,7 @@ from core.llm.config import OpenRouterConfig
 from core.llm.errors import error_from_response, error_from_transport, malformed
 from core.llm.fallback import FallbackPlan, Step
 from core.llm.jsonvalues import load_json
-from core.llm.limiter import RequestLimiter
+from core.llm.limits import ModelLimits, is_free_model
 from core.llm.listings import parse_key_info, parse_model_list
 from core.llm.payload import chat_body
 from core.llm.response import Delta, ResponseAssembler
@@ -48,6 +48,7 @@ from core.ports import Clock
 
 logger = logging.getLogger("chatrelay.llm")
 DRAIN_SECONDS = 1.0  # how long to wait for the end of the body after [DONE]
+KEY_CACHE_SECONDS = 60.0  # GET /key is asked at most once a minute
 
 
 @dataclass(slots=True)
@@ -71,20 +72,31 @@ class _Attempt:
 
 
 class OpenRouterClient:
-    """Implements core.ports.LLMClient. Owns nothing: the HTTP client is closed by its creator."""
+    """Implements core.ports.LLMClient. The HTTP client is closed by its creator; ``aclose``
+    ends the client's own background work (a refresh of the key's figures)."""
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         config: OpenRouterConfig,
-        limiter: RequestLimiter,
+        limits: ModelLimits,
         clock: Clock,
     ) -> None:
         self._http = http
         self._config = config
-        self._limiter = limiter
+        self._limits = limits
         self._clock = clock
         self._headers = config.headers()
+        self._key: KeyInfo | None = None
+        self._key_read_at = float("-inf")
+        self._key_lock = asyncio.Lock()
+        self._key_refresh: asyncio.Task[KeyInfo | None] | None = None
+
+    async def aclose(self) -> None:
+        task, self._key_refresh = self._key_refresh, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         if not request.models:
@@ -94,18 +106,23 @@ class OpenRouterClient:
             len(request.models),
             max_attempts=self._config.max_attempts,
             max_retry_wait=self._config.max_retry_wait,
+            wait_for=lambda index: self._limits.wait_for(request.models[index]),
         )
         step: Step | None = plan.start()
         while step is not None:
             if step.delay > 0:
                 await self._clock.sleep(step.delay)
-            wait = await self._limiter.reserve(_token_estimate(request))
+            model = request.models[step.index]
+            wait = self._limits.check(model, _token_estimate(request))
             if wait > 0:
                 yield Queued(wait)
-                await self._limiter.wait(wait)
-                timing.queued += wait
-                timing.deadline += wait
-            attempt = self._new_attempt(request.models[step.index], plan.attempts)
+            queued_from = self._clock.monotonic()
+            await self._limits.admit(model, _token_estimate(request))
+            waited = self._clock.monotonic() - queued_from
+            timing.queued += waited
+            timing.deadline += waited
+            self._refresh_key_if_stale(model)
+            attempt = self._new_attempt(model, plan.attempts)
             error: LLMError | None = None
             try:
                 async with aclosing(self._attempt(request, step.index, attempt, timing)) as deltas:
@@ -131,6 +148,19 @@ class OpenRouterClient:
         return parse_model_list(await self._get_json("/models"))
 
     async def key_info(self) -> KeyInfo | None:
+        """The key's figures, read at most once a minute (callers in between share them); the
+        free-model quota is learned from every read."""
+        if self._clock.monotonic() - self._key_read_at < KEY_CACHE_SECONDS:
+            return self._key
+        async with self._key_lock:
+            if self._clock.monotonic() - self._key_read_at >= KEY_CACHE_SECONDS:
+                self._key = await self._read_key()
+                self._key_read_at = self._clock.monotonic()
+                if self._key is not None:
+                    self._limits.quota.learn(self._key)
+        return self._key
+
+    async def _read_key(self) -> KeyInfo | None:
         try:
             info = parse_key_info(await self._get_json("/key"))
         except LLMError as error:
@@ -142,6 +172,12 @@ class OpenRouterClient:
         if info is None:
             logger.warning("OpenRouter /key answered without a data object")
         return info
+
+    def _refresh_key_if_stale(self, model: str) -> None:
+        """Read the free quota again, in the background, when it is about an hour old."""
+        running = self._key_refresh is not None and not self._key_refresh.done()
+        if is_free_model(model) and self._limits.quota.stale() and not running:
+            self._key_refresh = asyncio.create_task(self.key_info(), name="openrouter-key")
 
     # ------------------------------------------------------------------ one attempt
 
@@ -301,6 +337,7 @@ class OpenRouterClient:
         timing: _Timing,
     ) -> Step | None:
         error.model = error.model or attempt.model
+        self._limits.note_failure(attempt.model, error)
         served = attempt.assembler.model_served
         if served in request.models[index + 1 :]:
             index = request.models.index(served, index + 1)
@@ -325,6 +362,7 @@ class OpenRouterClient:
         self, request: LLMRequest, index: int, attempt: _Attempt, timing: _Timing, attempts: int
     ) -> Completion:
         answer = attempt.assembler
+        self._limits.note_served(attempt.model, answer.model_served)
         origin = timing.started + timing.queued
         ttft = None if attempt.first_delta_at is None else _millis(attempt.first_delta_at - origin)
         completion = Completion(

@@ -137,6 +137,8 @@ class Message(Base):
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
         # The context window: WHERE conversation_id = ? AND in_context ORDER BY id DESC LIMIT n.
         Index(None, "conversation_id", "in_context", "id"),
+        # A user's messages of the last minute (USER_MESSAGES_PER_MINUTE).
+        Index(None, "author_id", "created_at"),
         {"sqlite_autoincrement": True},  # ids never reused: "newest" is "highest id"
     )
 
@@ -164,6 +166,9 @@ class UsageRow(Base):
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'error')", name="status"),
         Index(None, "chat_id", "id"),
+        # Today's use of a user or a chat (the daily budgets).
+        Index(None, "user_id", "created_at"),
+        Index(None, "chat_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     case,
     desc,
+    false,
     func,
     insert,
     select,
@@ -36,6 +37,7 @@ from core.domain import (
     Usage,
     UsageRecord,
     UsageSummary,
+    UsageTotals,
 )
 from core.storage.models import Chat, Conversation, Message, UsageRow
 
@@ -129,6 +131,43 @@ USAGE_BY_MODEL: Final = (
     .where(usage.c.chat_id == bindparam("chat_id"))
     .group_by(_served)
     .order_by(desc("requests"), _served)
+)
+
+
+# A user's answerable messages (not commands, not refused) since a time, on one platform:
+# follows ix_messages_author_id_created_at.
+USER_MESSAGE_TIMES: Final = (
+    select(messages.c.created_at)
+    .join(chats, chats.c.id == messages.c.chat_id)
+    .where(
+        messages.c.author_id == bindparam("author_id"),
+        messages.c.created_at >= bindparam("since"),
+        messages.c.role == "user",
+        messages.c.in_context == true(),
+        messages.c.is_command == false(),
+        chats.c.platform == bindparam("platform"),
+    )
+    .order_by(messages.c.created_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+_TOTALS = (
+    func.count().label("requests"),
+    func.coalesce(func.sum(usage.c.total_tokens), 0).label("tokens"),
+    func.sum(usage.c.cost).label("cost"),
+)
+# Today's use of one user (ix_usage_records_user_id_created_at) or one chat
+# (ix_usage_records_chat_id_created_at).
+USER_USAGE_SINCE: Final = (
+    select(*_TOTALS)
+    .select_from(usage.join(chats, chats.c.id == usage.c.chat_id))
+    .where(
+        usage.c.user_id == bindparam("user_id"),
+        usage.c.created_at >= bindparam("since"),
+        chats.c.platform == bindparam("platform"),
+    )
+)
+CHAT_USAGE_SINCE: Final = select(*_TOTALS).where(
+    usage.c.chat_id == bindparam("chat_id"), usage.c.created_at >= bindparam("since")
 )
 
 
@@ -294,4 +333,12 @@ def usage_summary(rows: Sequence[AnyRow]) -> UsageSummary:
         total_tokens=sum(model.total_tokens for model in by_model),
         cost=sum((model.cost for model in by_model), Decimal(0)),
         by_model=by_model,
+    )
+
+
+def usage_totals(row: AnyRow) -> UsageTotals:
+    return UsageTotals(
+        requests=int(row.requests or 0),
+        tokens=int(row.tokens or 0),
+        cost=row.cost if row.cost is not None else Decimal(0),
     )

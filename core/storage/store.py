@@ -27,6 +27,7 @@ from core.domain import (
     StoredMessage,
     UsageRecord,
     UsageSummary,
+    UsageTotals,
 )
 from core.errors import ConfigError, InfrastructureError
 from core.ports import ChatStore, Clock
@@ -174,6 +175,25 @@ class SqlChatStore:
     @_translated
     async def usage_summary(self, chat_id: int) -> UsageSummary:
         return q.usage_summary(await self._read(q.USAGE_BY_MODEL, {"chat_id": chat_id}))
+
+    # ------------------------------------------------------------------ limits
+
+    @_translated
+    async def user_message_times(
+        self, platform: str, author_id: str, since: datetime, *, limit: int
+    ) -> list[datetime]:
+        params = {"platform": platform, "author_id": author_id, "since": since, "limit": limit}
+        return [row.created_at for row in await self._read(q.USER_MESSAGE_TIMES, params)]
+
+    @_translated
+    async def user_usage_since(self, platform: str, user_id: str, since: datetime) -> UsageTotals:
+        params = {"platform": platform, "user_id": user_id, "since": since}
+        return q.usage_totals((await self._read(q.USER_USAGE_SINCE, params))[0])
+
+    @_translated
+    async def chat_usage_since(self, chat_id: int, since: datetime) -> UsageTotals:
+        params = {"chat_id": chat_id, "since": since}
+        return q.usage_totals((await self._read(q.CHAT_USAGE_SINCE, params))[0])
 
 
 def _open_conversation(connection: Connection, chat_id: int, now: datetime) -> int:

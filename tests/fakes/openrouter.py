@@ -29,7 +29,7 @@ import math
 import socket
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -225,6 +225,7 @@ class RecordedRequest:
     path: str
     headers: CIMultiDict[str]
     body: Any
+    at: float = 0.0  # when it arrived, on the fake's clock
 
     @property
     def image_urls(self) -> list[str]:
@@ -339,8 +340,10 @@ class FakeOpenRouter:
         chunk_delay: float = 0.0,
         first_token_delay: float = 0.0,
         record: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_key = api_key
+        self.clock = clock  # seconds, for the free-model minute window (tests may speed it up)
         self.models = models if models is not None else default_models()
         self.free_requests_per_minute = free_requests_per_minute  # 0 = no limit
         self.free_daily_limit = free_daily_limit  # 0 = no limit
@@ -489,7 +492,8 @@ class FakeOpenRouter:
     def _admit(self, request: web.Request, body: Any) -> web.StreamResponse | None:
         if self.record:
             headers = CIMultiDict(request.headers)
-            self.requests.append(RecordedRequest(request.method, request.path, headers, body))
+            recorded = RecordedRequest(request.method, request.path, headers, body, self.clock())
+            self.requests.append(recorded)
         if self.api_key is None:
             return None
         auth = request.headers.get("Authorization", "")
@@ -528,7 +532,7 @@ class FakeOpenRouter:
         return self._free_limit(model) if _is_free(entry) else None
 
     def _free_limit(self, model: str) -> ErrorReply | None:
-        now = time.monotonic()
+        now = self.clock()
         while self._free_minute and self._free_minute[0] <= now - 60:
             self._free_minute.popleft()
         rpm = self.free_requests_per_minute
@@ -547,7 +551,7 @@ class FakeOpenRouter:
     def _count_free(self, model: str) -> None:
         entry = self._entry(model)
         if entry is not None and _is_free(entry):
-            self._free_minute.append(time.monotonic())
+            self._free_minute.append(self.clock())
             self.free_used_today += 1
 
     def _entry(self, model: str) -> Json | None:

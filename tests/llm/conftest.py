@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from pydantic import SecretStr
 
-from core.llm import OpenRouterClient, OpenRouterConfig, RequestLimiter, build_http_client
+from core.llm import (
+    LimitSettings,
+    ModelLimits,
+    OpenRouterClient,
+    OpenRouterConfig,
+    build_http_client,
+)
 from tests.fakes.openrouter import FakeOpenRouter
 
 from .helpers import API_KEY, FakeClock
@@ -21,18 +27,27 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenRouter]:
-    async with FakeOpenRouter(api_key=API_KEY) as server:
+async def fake(clock: FakeClock) -> AsyncIterator[FakeOpenRouter]:
+    """Its free-model minute window runs on the test's clock, like the client's."""
+    async with FakeOpenRouter(api_key=API_KEY, clock=clock.monotonic) as server:
         yield server
 
 
 @pytest.fixture
 async def make_client(fake: FakeOpenRouter, clock: FakeClock) -> AsyncIterator[ClientFactory]:
-    """``make_client(rpm=0, tpm=0, max_connections=100, **OpenRouterConfig fields)``."""
+    """``make_client(rpm=0, tpm=0, free_rpm=20, max_connections=100, **OpenRouterConfig
+    fields)``: the limits default to a deployment's (free models 20 a minute, paid unlimited)."""
     opened = []
+    clients: list[OpenRouterClient] = []
 
     def make(
-        *, rpm: int = 0, tpm: int = 0, max_connections: int = 100, **fields: object
+        *,
+        rpm: int = 0,
+        tpm: int = 0,
+        free_rpm: int = 20,
+        limits: LimitSettings | None = None,
+        max_connections: int = 100,
+        **fields: object,
     ) -> OpenRouterClient:
         settings: dict[str, object] = {
             "api_key": SecretStr(API_KEY),
@@ -45,9 +60,16 @@ async def make_client(fake: FakeOpenRouter, clock: FakeClock) -> AsyncIterator[C
         config = OpenRouterConfig(**settings)  # type: ignore[arg-type]
         http = build_http_client(config, max_connections=max_connections)
         opened.append(http)
-        return OpenRouterClient(http, config, RequestLimiter(rpm, tpm, clock), clock)
+        limits = limits or LimitSettings(
+            free_requests_per_minute=free_rpm, requests_per_minute=rpm, tokens_per_minute=tpm
+        )
+        client = OpenRouterClient(http, config, ModelLimits(limits, clock), clock)
+        clients.append(client)
+        return client
 
     yield make
+    for client in clients:
+        await client.aclose()
     for http in opened:
         await http.aclose()
 

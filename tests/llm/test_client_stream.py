@@ -16,7 +16,13 @@ from core.domain import (
     ReasoningConfig,
     ReasoningDelta,
 )
-from core.llm import OpenRouterClient, OpenRouterConfig, RequestLimiter, build_http_client
+from core.llm import (
+    LimitSettings,
+    ModelLimits,
+    OpenRouterClient,
+    OpenRouterConfig,
+    build_http_client,
+)
 from tests.fakes.openrouter import Answer, FakeOpenRouter, RawReply
 
 from .conftest import ClientFactory
@@ -279,7 +285,7 @@ async def test_early_exit_closes_the_response_at_once(
 
     async with build_http_client(config, max_connections=1) as http:
         http.event_hooks = {"request": [], "response": [remember]}
-        client = OpenRouterClient(http, config, RequestLimiter.unlimited(clock), clock)
+        client = OpenRouterClient(http, config, ModelLimits(LimitSettings(), clock), clock)
         fake.enqueue(Answer(content=["a", "b", "c"], chunk_delay=0.05))
         stream = client.stream(make_request())
         async for event in stream:

@@ -64,8 +64,8 @@ async def test_list_models_errors_are_typed(
 
 async def test_key_info(fake: FakeOpenRouter, make_client: ClientFactory) -> None:
     client = make_client()
-    await collect(client, make_request())  # one free request is served
     fake.key_data = {"limit": 10, "limit_remaining": 9.75, "is_free_tier": False}
+    await collect(client, make_request())  # one free request is served
     info = await client.key_info()
     assert info == KeyInfo(
         label="sk-or-v1-abc...xyz",
@@ -77,6 +77,20 @@ async def test_key_info(fake: FakeOpenRouter, make_client: ClientFactory) -> Non
         free_daily_limit=50,
         free_daily_remaining=49,
     )
+
+
+async def test_key_is_read_at_most_once_a_minute(
+    fake: FakeOpenRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    client = make_client()
+    first = await client.key_info()
+    fake.key_data = {"limit_remaining": 1.5, "limit": 2}
+    assert await client.key_info() == first  # within the minute: the same answer, no request
+    clock.advance(60)
+    later = await client.key_info()
+    assert later is not None
+    assert later.limit_remaining == Decimal("1.5")
+    assert [r.path for r in fake.requests].count("/api/v1/key") == 2
 
 
 async def test_key_info_failure_is_none_and_logged_without_secrets(

@@ -20,14 +20,15 @@ CoreFactory = Callable[..., AbstractAsyncContextManager[Core]]
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenRouter]:
-    async with FakeOpenRouter(api_key=API_KEY) as server:
-        yield server
+def clock() -> ScaledClock:
+    return ScaledClock(speed=100)
 
 
 @pytest.fixture
-def clock() -> ScaledClock:
-    return ScaledClock(speed=100)
+async def fake(clock: ScaledClock) -> AsyncIterator[FakeOpenRouter]:
+    """Its free-model minute window runs on the sped-up clock, like the bot's limits."""
+    async with FakeOpenRouter(api_key=API_KEY, clock=clock.monotonic) as server:
+        yield server
 
 
 @pytest.fixture
@@ -37,7 +38,6 @@ def settings_for(fake: FakeOpenRouter, tmp_path: Path) -> Callable[..., Settings
             "openrouter_api_key": API_KEY,
             "openrouter_base_url": fake.base_url,
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-            "llm_requests_per_minute": 0,
             "openrouter_first_token_timeout": 5.0,
             "openrouter_idle_timeout": 5.0,
             "openrouter_total_timeout": 30.0,

@@ -64,7 +64,16 @@ async def test_rate_limited_everywhere_after_retries(
         fake.set_model_behaviour(model, ErrorReply.rate_limited(retry_after=120))
     sink = await talk.send("busy?")
     assert "rate limited" in sink.last.text
-    await assert_next_message_works(talk, fake, "busy?")
+    fake.reset()
+    # Every model asked for two minutes' rest: the next message waits for it, and says so.
+    sink = await talk.send("are you back?")
+    assert len(sink.texts) == 2
+    wait = re.search(r"queued and will be answered in about (\d+) s", sink.texts[0])
+    assert wait is not None, sink.texts[0]
+    assert 100 <= int(wait.group(1)) <= 120
+    assert sink.texts[1] == "Echo: are you back?"
+    contents = [m["content"] for m in fake.chat_requests[-1].body["messages"]]
+    assert contents[-2:] == ["busy?", "are you back?"]
 
 
 async def test_no_credits_on_a_paid_model(talk: Conversation, fake: FakeOpenRouter) -> None:
