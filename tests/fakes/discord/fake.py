@@ -81,6 +81,7 @@ class FakeDiscord(ServerCore):
         self.typing.clear()
         self.sent.clear()
         self.gateway_log.clear()
+        self.downloads.clear()
         self._scripted.clear()
         self.limiter.reset()
 
@@ -103,6 +104,17 @@ class FakeDiscord(ServerCore):
         guild.members[self.owner.id] = self.owner
         self.guilds[guild.id] = guild
         return guild
+
+    def role(self, guild: Guild, name: str, role_id: int | None = None) -> int:
+        """A role in ``guild`` (in GUILD_CREATE: make it before the bot connects); its id."""
+        role_id = role_id or self.snowflake()
+        guild.add_role(role_id, name)
+        return role_id
+
+    def give_role(self, guild: Guild, user: User, role_id: int) -> None:
+        """``user`` is a member of ``guild`` with that role (in their member objects)."""
+        guild.members.setdefault(user.id, user)
+        guild.member_roles.setdefault(user.id, []).append(role_id)
 
     async def announce(self, guild: Guild) -> None:
         """The bot joins ``guild`` while connected: GUILD_CREATE."""
@@ -219,7 +231,9 @@ class FakeDiscord(ServerCore):
         return list(found.values())
 
     def _attachment(self, spec: Json | str, channel_id: int) -> Json:
-        """An attachment's JSON; ``data`` (str or bytes) is what the CDN URL then serves."""
+        """An attachment's JSON; ``data`` (str or bytes) is what the CDN URL then serves.
+        ``size`` overrides the size Discord reports (a lie); ``chunked: True`` makes the CDN
+        send the bytes without a Content-Length."""
         data = {"filename": spec} if isinstance(spec, str) else dict(spec)
         aid = self.snowflake()
         filename = data.pop("filename", "file.bin")
@@ -228,6 +242,8 @@ class FakeDiscord(ServerCore):
         content = data.pop("data", b"")
         content = content.encode() if isinstance(content, str) else bytes(content)
         self.files[path] = content
+        if data.pop("chunked", False):
+            self.chunked_files.add(path)
         return {
             "id": str(aid),
             "filename": filename,
@@ -302,7 +318,8 @@ class FakeDiscord(ServerCore):
     def _message_event(self, message: Message) -> Json:
         data = message.to_json()
         if message.guild_id is not None and not message.webhook_id:
-            data["member"] = self.guilds[message.guild_id].member_json()
+            guild = self.guilds[message.guild_id]
+            data["member"] = {**guild.member_json(), "roles": guild.roles_of(message.author.id)}
         return data
 
     def _command(self, name: str, guild_id: int | None) -> Json | None:

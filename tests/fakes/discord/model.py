@@ -189,6 +189,17 @@ class Guild:
     channels: list[Channel] = field(default_factory=list)
     threads: list[Channel] = field(default_factory=list)
     members: dict[int, User] = field(default_factory=dict)
+    roles: list[Json] = field(default_factory=list)  # besides @everyone
+    member_roles: dict[int, list[int]] = field(default_factory=dict)  # role ids by user id
+
+    def add_role(self, role_id: int, name: str) -> Json:
+        role = {**self.everyone_role(), "id": str(role_id), "name": name}
+        role["position"] = len(self.roles) + 1
+        self.roles.append(role)
+        return role
+
+    def roles_of(self, user_id: int) -> list[str]:
+        return [str(role_id) for role_id in self.member_roles.get(user_id, [])]
 
     def everyone_role(self) -> Json:
         return {
@@ -209,7 +220,7 @@ class Guild:
     def member_json(self, user: User | None = None) -> Json:
         """A member object; with ``user`` it includes the user (as in GUILD_CREATE)."""
         data: Json = {
-            "roles": [],
+            "roles": self.roles_of(user.id) if user is not None else [],
             "joined_at": iso(self.created_at),
             "deaf": False,
             "mute": False,
@@ -242,7 +253,7 @@ class Guild:
             "nsfw_level": 0,
             "premium_tier": 0,
             "system_channel_flags": 0,
-            "roles": [self.everyone_role()],
+            "roles": [self.everyone_role(), *self.roles],
             "emojis": [],
             "stickers": [],
             "channels": [c.to_json() for c in self.channels],

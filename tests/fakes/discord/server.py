@@ -131,6 +131,10 @@ class ServerCore:
         self._runner: web.AppRunner | None = None
         self._routes: list[_Route] = []
         self.files: dict[str, bytes] = {}  # attachment bytes by CDN path
+        self.chunked_files: set[str] = set()  # served without a Content-Length
+        self.downloads: list[str] = []  # CDN paths requested, in order
+        self.gateway_down = False  # new gateway connections are refused (503) while set
+        self.gateway_refusals = 0
         self._scripted: dict[str, deque[DiscordError | Verdict]] = {}
         self._cond = asyncio.Condition()
         self._ids = itertools.count()
@@ -150,12 +154,24 @@ class ServerCore:
 
     # ---- lifecycle
 
-    async def _attachment_file(self, request: web.Request) -> web.Response:
-        """What Discord's CDN serves: the bytes of an attachment a user sent."""
+    async def _attachment_file(self, request: web.Request) -> web.StreamResponse:
+        """What Discord's CDN serves: the bytes of an attachment a user sent (in chunks and
+        without a Content-Length for the paths in ``chunked_files``)."""
+        self.downloads.append(request.path)
+        await self.notify()
         data = self.files.get(request.path)
         if data is None:
             return web.Response(status=404, text="Not Found")
-        return web.Response(body=data, content_type="application/octet-stream")
+        if request.path not in self.chunked_files:
+            return web.Response(body=data, content_type="application/octet-stream")
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for start in range(0, len(data), 64 * 1024):
+                await response.write(data[start : start + 64 * 1024])
+            await response.write_eof()
+        return response
 
     def route(
         self,
@@ -368,6 +384,10 @@ class ServerCore:
         await ws.close(code=reason[0], message=reason[1].encode())
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            self.gateway_refusals += 1
+            await self.notify()
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
         self.gateway_connections += 1
@@ -503,6 +523,16 @@ class ServerCore:
                 await self._close(ws, (code, reason))
                 if code in (4007, 4009):
                     del self.sessions[session.id]
+
+    async def drop_gateway(self) -> None:
+        """The gateway goes down: every connection is closed (4000, resumable) and new ones
+        are refused with 503 until ``restore_gateway()``."""
+        self.gateway_down = True
+        await self.close_gateway()
+
+    def restore_gateway(self) -> None:
+        """The gateway is back: discord.py's next attempt connects (and resumes)."""
+        self.gateway_down = False
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT on every connection (discord.py reconnects and resumes)."""

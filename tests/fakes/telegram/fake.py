@@ -271,11 +271,22 @@ class FakeTelegram(BotApiMethods):
         width: int = 1280,
         height: int = 960,
         reply_to: int | SentMessage | None = None,
+        reported_size: int | None = -1,
+        chunked: bool = False,
     ) -> Json | None:
-        """A photo in three sizes (the largest last, as Telegram sends them)."""
+        """A photo in three sizes (the largest last, as Telegram sends them). ``reported_size``
+        is the ``file_size`` Telegram reports for each (-1: the real one, None: none; a wrong
+        one is a lie), ``chunked`` serves the bytes without a Content-Length."""
         sizes = []
         for scale in (8, 4, 1):
-            stored = self.store_file(data, "photos", "photo.jpg", "image/jpeg")
+            stored = self.store_file(
+                data,
+                "photos",
+                "photo.jpg",
+                "image/jpeg",
+                reported_size=reported_size,
+                chunked=chunked,
+            )
             sizes.append(
                 {**stored_json(stored), "width": width // scale, "height": height // scale}
             )

@@ -11,6 +11,8 @@ from . import text as tx
 from .model import ApiError, Chat, ChatAction, Draft, SentMessage, StoredFile, Upload, Version
 from .server import CONFLICT_WEBHOOK, UPDATE_KINDS, Described, Params, ServerCore
 
+GET_FILE_MAX_BYTES = 20 * 1024 * 1024  # getFile refuses larger files ("file is too big")
+
 Json = dict[str, Any]
 
 NOT_MODIFIED = (
@@ -525,6 +527,8 @@ class BotApiMethods(ServerCore):
         stored = self.files.get(p.get_str("file_id") or "")
         if stored is None:
             raise ApiError.bad_request("invalid file_id")
+        if len(stored.data) > GET_FILE_MAX_BYTES:
+            raise ApiError.bad_request("file is too big")
         return {**stored_json(stored), "file_path": stored.file_path}
 
     async def get_chat(self, p: Params) -> Json:
@@ -532,8 +536,17 @@ class BotApiMethods(ServerCore):
         return {**chat.to_json(), "accent_color_id": 0, "max_reaction_count": 11}
 
     def store_file(
-        self, data: bytes, folder: str, name: str = "file", mime_type: str | None = None
+        self,
+        data: bytes,
+        folder: str,
+        name: str = "file",
+        mime_type: str | None = None,
+        *,
+        reported_size: int | None = -1,
+        chunked: bool = False,
     ) -> StoredFile:
+        """A file users sent; ``reported_size`` is the ``file_size`` Telegram reports (-1: the
+        real size, None: none), ``chunked`` serves it without a Content-Length."""
         number = next(self._ids)
         suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
         stored = StoredFile(
@@ -542,6 +555,8 @@ class BotApiMethods(ServerCore):
             file_path=f"{folder}/file_{number}.{suffix}",
             data=data,
             mime_type=mime_type,
+            reported_size=reported_size,
+            chunked=chunked,
         )
         self.files[stored.file_id] = stored
         self._files_by_path[stored.file_path] = stored
@@ -549,11 +564,10 @@ class BotApiMethods(ServerCore):
 
 
 def stored_json(stored: StoredFile) -> Json:
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.data),
-    }
+    data: Json = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+    if stored.file_size is not None:
+        data["file_size"] = stored.file_size
+    return data
 
 
 def _shallow(message: Json) -> Json:

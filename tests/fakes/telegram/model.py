@@ -212,11 +212,30 @@ class WebhookDelivery:
 
 @dataclass
 class StoredFile:
+    """A file users sent. ``reported_size``: the ``file_size`` Telegram reports (None: left
+    out; by default the real size). ``chunked``: served without a Content-Length."""
+
     file_id: str
     file_unique_id: str
     file_path: str
     data: bytes
     mime_type: str | None = None
+    reported_size: int | None = -1
+    chunked: bool = False
+
+    @property
+    def file_size(self) -> int | None:
+        return len(self.data) if self.reported_size == -1 else self.reported_size
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A Bot API method failing until repaired: an error answer, or (``disconnect``) the
+    connection closed with no answer, as when the network is down."""
+
+    code: int
+    description: str
+    disconnect: bool = False
 
 
 class ChatLog(dict[int, list[T]]):

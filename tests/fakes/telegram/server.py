@@ -25,6 +25,7 @@ from .model import (
     ChatAction,
     ChatLog,
     Draft,
+    Outage,
     SentMessage,
     StoredFile,
     Upload,
@@ -242,6 +243,8 @@ class ServerCore:
         self._allowed: frozenset[str] | None = None
         self._poll_waiter: asyncio.Future[str] | None = None
         self._scripted: dict[str, deque[ApiError]] = {}
+        self._outages: dict[str, Outage] = {}
+        self.downloads: list[str] = []  # file paths requested from /file/bot<token>/, in order
         self._changed_event = asyncio.Event()
         self._wh_queues: dict[int, deque[Json]] = {}
         self._wh_tasks: dict[int, asyncio.Task[None]] = {}
@@ -305,6 +308,9 @@ class ServerCore:
         if entry is None:
             return self._response(ApiError(404, "Not Found").body(), 404)
         name, handler = entry
+        outage = self._outages.get(name.lower())
+        if outage is not None:
+            return await self._fail_call(request, name, outage)
         params: Json = {}
         try:
             params = await _read_params(request)
@@ -323,13 +329,33 @@ class ServerCore:
         self._changed()
         return self._response(body, status)
 
+    async def _fail_call(self, request: web.Request, name: str, outage: Outage) -> web.Response:
+        """A call during an outage: recorded (status 0 for a dropped connection), answered
+        with the error, or with no answer at all."""
+        if self.record:
+            self.calls.append(Call(name, {}, 0 if outage.disconnect else outage.code, None))
+        self._changed()
+        if outage.disconnect and request.transport is not None:
+            request.transport.close()
+        return self._response(ApiError(outage.code, outage.description).body(), outage.code)
+
     async def _file(self, request: web.Request) -> web.StreamResponse:
+        self.downloads.append(request.match_info["path"])
+        self._changed()
         stored = self._files_by_path.get(request.match_info["path"])
         if request.match_info["token"] != self.token or stored is None:
             return self._response(ApiError(404, "Not Found").body(), 404)
-        return web.Response(
-            body=stored.data, content_type=stored.mime_type or "application/octet-stream"
-        )
+        content_type = stored.mime_type or "application/octet-stream"
+        if not stored.chunked:
+            return web.Response(body=stored.data, content_type=content_type)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.enable_chunked_encoding()  # no Content-Length: the size shows while reading
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for start in range(0, len(stored.data), 64 * 1024):
+                await response.write(stored.data[start : start + 64 * 1024])
+            await response.write_eof()
+        return response
 
     # ---- scripting and waiting
 
@@ -348,6 +374,25 @@ class ServerCore:
         else:
             error = ApiError(code, description)
         self._scripted.setdefault(method.lower(), deque()).extend([error] * times)
+
+    def break_method(
+        self,
+        method: str,
+        code: int = 502,
+        description: str = "Bad Gateway",
+        *,
+        disconnect: bool = False,
+    ) -> None:
+        """Every call of ``method`` fails until ``repair(method)``: with this error, or with
+        the connection dropped (``disconnect``), as when the network is down."""
+        self._outages[method.lower()] = Outage(code, description, disconnect)
+        waiter = self._poll_waiter
+        if method.lower() == "getupdates" and waiter is not None and not waiter.done():
+            waiter.set_result("stop")  # the poll waiting now ends (empty)
+
+    def repair(self, method: str) -> None:
+        """``method`` works again."""
+        self._outages.pop(method.lower(), None)
 
     def _changed(self) -> None:
         event = self._changed_event

@@ -1,0 +1,88 @@
+"""``/readyz`` says Discord is not ready while the gateway connection is down, and why, and
+ready again once discord.py has resumed."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from bots.discord.app import DiscordBot
+from bots.discord.settings import DiscordSettings
+from bots.health import HealthServer
+from core.app import build_core
+from core.settings import Settings
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openrouter import FakeOpenRouter
+from tests.support.clock import ScaledClock
+
+from .conftest import API_KEY, World
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def bot_with_health(
+    fake: FakeDiscord, openrouter: FakeOpenRouter, clock: ScaledClock, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The bot connected to the fake, with the health endpoint as ``chatrelay run`` serves it;
+    yields a client for that endpoint."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        openrouter_api_key=API_KEY,
+        openrouter_base_url=openrouter.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        llm_requests_per_minute=0,
+    )
+    discord_settings = DiscordSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        discord_bot_token=fake.token,
+        discord_api_base_url=f"{fake.base_url}/api/v10",
+        discord_gateway_url=fake.gateway_url,
+    )
+    port = free_port()
+    async with build_core(settings, clock=clock) as core:
+        bot = DiscordBot(discord_settings, core, clock, guild_ready_timeout=0.01)
+        health = HealthServer(
+            host="127.0.0.1", port=port, metrics=core.metrics, engine=core.engine, platforms=[bot]
+        )
+        await health.start()
+        await bot.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                yield client
+        finally:
+            await bot.stop()
+            await health.stop()
+
+
+async def test_readyz_is_503_with_the_reason_while_the_gateway_is_down_and_200_after(
+    world: World, openrouter: FakeOpenRouter, clock: ScaledClock, tmp_path: Path
+) -> None:
+    fake = world.fake
+    dm = fake.dm_channel(world.alice)
+    async with bot_with_health(fake, openrouter, clock, tmp_path) as health:
+        ready_before = await health.get("/readyz")
+        await fake.drop_gateway()
+        # discord.py tries again at once; that attempt is refused after it saw the drop
+        await fake.wait_for(lambda: fake.gateway_refusals >= 1, timeout=10)
+        not_ready = await health.get("/readyz")
+        fake.restore_gateway()
+        await fake.user_says(dm, world.alice, "are you back?")  # delivered on RESUME
+        [answer] = await fake.wait_for_sent(dm, 1, timeout=20)
+        ready_after = await health.get("/readyz")
+    assert ready_before.status_code == 200
+    assert not_ready.status_code == 503
+    check = not_ready.json()["checks"]["discord"]
+    assert check.startswith("not connected: gateway disconnected, reconnecting")
+    assert fake.token not in not_ready.text
+    assert answer.content == "Echo: are you back?"
+    assert ready_after.status_code == 200
+    assert ready_after.json()["checks"]["discord"] == "connected"
