@@ -1,0 +1,57 @@
+"""core.text on hostile input: what survives, what goes, and how fast."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.storage.text import REPLACEMENT, storable_text
+from core.text import NAME_MAX_CHARS, clean_name, clean_text
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "مرحبا بالعالم \u202eabc\u202c \u200f\u200e",
+        FAMILY * 100,
+        "e\u0301" * 1000,  # combining accents
+        "tab\tand\nnewline",
+        "\u2028\u2029\ufeff\u200b",
+    ],
+)
+def test_clean_text_keeps_what_people_write(text: str) -> None:
+    assert clean_text(text) == text
+
+
+def test_clean_text_on_a_megabyte_of_mixed_garbage_is_quick_and_clean() -> None:
+    text = ("ok\x00\x1b[2J\ud800\r\n\x9b" + FAMILY) * (1024 * 1024 // 20)
+    started = time.monotonic()
+    cleaned = clean_text(text)
+    assert time.monotonic() - started < 2
+    assert cleaned == ("ok[2J\ufffd\n" + FAMILY) * (1024 * 1024 // 20)
+    assert storable_text(cleaned) == cleaned
+
+
+def test_storable_text_replaces_what_a_database_refuses() -> None:
+    assert storable_text("a\x00b\udc80c\ud83d\ude00") == f"a{REPLACEMENT}b{REPLACEMENT}c\U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Ann", "Ann"),
+        ("Mallory\nAdmin", "Mallory Admin"),
+        ("  Bo\r\n\tB\x00ob \u2028 ", "Bo Bob"),
+        ("عائشة 👩\u200d💻", "عائشة 👩\u200d💻"),
+        ("\x00\x01", ""),
+    ],
+)
+def test_clean_name_is_one_clean_line(name: str, expected: str) -> None:
+    assert clean_name(name) == expected
+
+
+def test_clean_name_is_bounded() -> None:
+    assert clean_name("n" * 1_000_000) == "n" * NAME_MAX_CHARS
