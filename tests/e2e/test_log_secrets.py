@@ -17,6 +17,7 @@ import pytest
 
 from bots.telegram.settings import TelegramSettings
 from tests.e2e.conftest import API_KEY
+from tests.e2e.test_console_chat import chatrelay
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openrouter import Answer, ErrorReply, FakeOpenRouter, Hang
 from tests.fakes.telegram import FakeTelegram
@@ -204,3 +205,33 @@ async def test_an_error_whose_message_is_a_url_with_the_token_is_printed_masked(
     assert "cannot reach the Telegram Bot API" in output
     assert "http://127.0.0.1:99999/bot<redacted>/" in output
     assert_no_secret(output, TOKEN, API_KEY)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_chat_masks_every_secret_even_one_an_upstream_error_echoes(
+    env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter, fmt: str
+) -> None:
+    """`chatrelay chat` masks from its first line too, whatever it uses: here OpenRouter's error
+    message quotes the key back, and the bot tokens are set in the environment."""
+    env = {
+        **env,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "DISCORD_BOT_TOKEN": "MTA5ODc2NTQzMjEw.discord-e2e-token",
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": fmt,
+        "OPENROUTER_MAX_ATTEMPTS": "1",
+    }
+    fake.enqueue(
+        ErrorReply(401, f"Invalid key {API_KEY} for /bot{TOKEN}"),
+        ErrorReply(500, f"upstream {quote(TOKEN, safe='')} failed"),
+    )
+    run = await chatrelay(["chat", "--verbose"], env, tmp_path, b"one\ntwo\nthree\n")
+    output = run.out + run.err
+    assert run.code == 0, output
+    assert run.out.rstrip().endswith("Echo: three")
+    assert field("error_kind", "auth", fmt) in run.err
+    assert field("error_kind", "unavailable", fmt) in run.err
+    assert "Invalid key <redacted> for /bot<redacted>" in run.err
+    assert_no_secret(output, TOKEN, API_KEY, derived_webhook_secret(), env["DISCORD_BOT_TOKEN"])
+    if fmt == "json":
+        assert_json_lines(run.err)
