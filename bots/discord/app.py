@@ -81,8 +81,10 @@ class GatewayLink:
     def failure(self) -> str | None:
         if not self.failures:
             return None
-        attempts = self.failures - 1
-        return f"gateway disconnected, reconnecting ({attempts} failed attempts so far)"
+        failed = self.failures - 1  # the first event is the drop itself
+        if not failed:
+            return "gateway disconnected, reconnecting"
+        return f"gateway disconnected, reconnecting ({failed} attempts failed so far)"
 
 
 class ChatrelayClient(discord.Client):

@@ -27,7 +27,7 @@ from bots.telegram.inbound import (
 from bots.telegram.render import Renderer
 from bots.telegram.sink import StreamMode, TelegramSink
 from bots.telegram.updates import SplitMessages
-from core.access import AccessPolicy
+from core.access import AccessPolicy, Party
 from core.commands import parse_command
 from core.domain import ImageInput, IncomingMessage, Language
 from core.i18n import Translator
@@ -111,6 +111,18 @@ class TelegramHandler:
             message_id=str(message.message_id),
             shared=is_shared(message.chat),
         )
+        await self._answer(incoming, message, content, party, sink)
+
+    async def _answer(
+        self,
+        incoming: IncomingMessage,
+        message: Message,
+        content: Content,
+        party: Party,
+        sink: TelegramSink,
+    ) -> None:
+        """An allowed message: its photo, a short reply for what the bot can't read, the
+        admin check for commands that change a shared chat, then the core."""
         if content is Content.PHOTO:
             with_photo = await self._with_photo(incoming, message, sink)
             if with_photo is None:
