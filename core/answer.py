@@ -18,6 +18,7 @@ from core.domain import (
     LLMRequest,
     NewAssistantMessage,
     Queued,
+    ReasoningSupport,
     RequestStatus,
     Restarted,
     Usage,
@@ -105,6 +106,7 @@ class Answerer:
             max_tokens=self._config.answer_max_tokens,
             user=anonymous_user_id(turn.incoming),
             estimated_prompt_tokens=window.estimated_tokens,
+            reasoning_support=await self._reasoning_support(chain),
         )
         started = self._clock.monotonic()
         try:
@@ -113,6 +115,16 @@ class Answerer:
             await self._fail(turn, chain[0], error, started)
             return
         await self._finish(turn, outcome, show_reasoning)
+
+    async def _reasoning_support(
+        self, chain: tuple[str, ...]
+    ) -> tuple[tuple[str, ReasoningSupport], ...]:
+        """What each model takes for ``reasoning``, from the (cached) model list."""
+        try:
+            infos = [await self._models.find(model) for model in chain]
+        except LLMError:
+            return ()  # no list: the request goes as configured
+        return tuple((info.id, info.reasoning) for info in infos if info is not None)
 
     async def _window(self, turn: Turn, budget: int) -> PromptWindow:
         history = await self._store.recent_messages(

@@ -17,6 +17,13 @@ from core.user_limits import UserLimits
 
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 COMMAND_NAMES = ("think", "stats", "new", "model", "system", "help", "lang", "start")
+MODEL_ID_MAX = 200  # OpenRouter's ids are far shorter; longer input is not an id
+MODEL_ID_SHOWN = 80  # how much of an unknown id is repeated back
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with "…" when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +137,15 @@ class Commands:
         return await self._switch_model(turn, args.split()[0])
 
     async def _switch_model(self, turn: Turn, model_id: str) -> Reply:
+        shown = shorten(model_id, MODEL_ID_SHOWN)
+        if len(model_id) > MODEL_ID_MAX:  # no model id is this long: don't look for lookalikes
+            return Reply(self._t(turn.lang, "model.unknown", model=shown))
         try:
             found = await self._models.find(model_id)
         except LLMError:
-            return Reply(self._t(turn.lang, "model.list_unavailable", model=model_id))
+            return Reply(self._t(turn.lang, "model.list_unavailable", model=shown))
         if found is None:
-            text = self._t(turn.lang, "model.unknown", model=model_id)
+            text = self._t(turn.lang, "model.unknown", model=shown)
             matches = await self._models.close_matches(model_id)
             if matches:
                 listed = ", ".join(f"`{match}`" for match in matches)

@@ -33,6 +33,15 @@ def prompt_budget(context_length: int | None, answer_tokens: int, cap: int) -> i
     return max(0, min(context_length - answer_tokens, cap))
 
 
+SPEAKER_NAME_MAX = 64
+
+
+def speaker_name(name: str) -> str:
+    """A display name as it may head a turn: one line (a name with a line break could make
+    the model read a line said by someone else), at most SPEAKER_NAME_MAX characters."""
+    return " ".join(name.split())[:SPEAKER_NAME_MAX]
+
+
 def speaker_line(author_name: str | None, content: str) -> str:
     """How a user turn reads in a shared chat, so the model knows who said what."""
     return f"{author_name}: {content}" if author_name else content

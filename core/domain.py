@@ -235,6 +235,15 @@ class PromptTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningSupport:
+    """What a model accepts for ``reasoning`` (``GET /models``): ``mandatory`` models reject
+    switching it off; ``efforts`` lists the efforts it takes (empty: any)."""
+
+    mandatory: bool = False
+    efforts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LLMRequest:
     models: tuple[str, ...]  # the chain; first is the chat's model
     messages: tuple[PromptTurn, ...]
@@ -242,6 +251,11 @@ class LLMRequest:
     max_tokens: int | None = None
     user: str | None = None  # stable, non-identifying id for OpenRouter abuse tracking
     estimated_prompt_tokens: int = 0  # for the client-side tokens-per-minute limiter
+    # What each model of the chain accepts for reasoning, where known (see ReasoningSupport).
+    reasoning_support: tuple[tuple[str, ReasoningSupport], ...] = ()
+
+    def support_for(self, model: str) -> ReasoningSupport:
+        return next((s for m, s in self.reasoning_support if m == model), ReasoningSupport())
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +318,7 @@ class ModelInfo:
     completion_price: Decimal | None = None
     supports_reasoning: bool = False
     input_modalities: tuple[str, ...] = ("text",)
+    reasoning: ReasoningSupport = field(default_factory=ReasoningSupport)
 
     @property
     def is_free(self) -> bool:

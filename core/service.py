@@ -8,7 +8,7 @@ import math
 from core.answer import Answerer, Turn
 from core.commands import Command, Commands, parse_command
 from core.config import ServiceConfig
-from core.context import speaker_line, with_image_markers
+from core.context import speaker_line, speaker_name, with_image_markers
 from core.domain import (
     ChatSettings,
     ChatState,
@@ -265,16 +265,17 @@ class ChatService:
         command: bool = False,
         in_context: bool = True,
     ) -> int | None:
+        name = speaker_name(clean_text(message.author.name))
         return await self._store.add_user_message(
             NewUserMessage(
                 chat_id=chat.id,
                 conversation_id=chat.conversation_id,
                 author_id=message.author.id,
-                author_name=clean_text(message.author.name),
+                author_name=name,
                 content=text,
                 platform_message_id=message.message_id,
                 token_estimate=estimate_message_tokens(
-                    speaker_line(message.author.name, text) if message.shared else text
+                    speaker_line(name, text) if message.shared else text
                 ),
                 in_context=in_context and not command,
                 is_command=command,

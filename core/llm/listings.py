@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.domain import JsonObject, JsonValue, KeyInfo, ModelInfo
+from core.domain import JsonObject, JsonValue, KeyInfo, ModelInfo, ReasoningSupport
 from core.llm.jsonvalues import (
     as_object,
     get_bool,
@@ -44,6 +44,16 @@ def parse_model(entry: JsonObject | None) -> ModelInfo | None:
         input_modalities=tuple(m for m in modalities if isinstance(m, str))
         if modalities
         else ("text",),
+        reasoning=parse_reasoning_support(get_object(entry, "reasoning")),
+    )
+
+
+def parse_reasoning_support(reasoning: JsonObject | None) -> ReasoningSupport:
+    """``{"mandatory": true, "supported_efforts": ["low", "high"], ...}`` (absent: no limits)."""
+    efforts = get_list(reasoning, "supported_efforts") or []
+    return ReasoningSupport(
+        mandatory=bool(get_bool(reasoning, "mandatory")),
+        efforts=tuple(effort for effort in efforts if isinstance(effort, str)),
     )
 
 

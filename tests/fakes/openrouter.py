@@ -258,8 +258,11 @@ def model_entry(
     reasoning: bool = True,
     input_modalities: Sequence[str] = ("text",),
     max_completion_tokens: int | None = 65536,
+    reasoning_mandatory: bool = False,
+    efforts: Sequence[str] | None = None,
 ) -> Json:
-    """One ``GET /models`` item (prices are strings, USD per token)."""
+    """One ``GET /models`` item (prices are strings, USD per token). A model with reasoning has
+    a ``reasoning`` object; ``reasoning_mandatory`` models refuse to switch it off (400)."""
     parameters = ["max_tokens", "temperature", "stop", "tools"]
     if reasoning:
         parameters += ["reasoning", "include_reasoning"]
@@ -283,6 +286,19 @@ def model_entry(
             "is_moderated": False,
         },
         "supported_parameters": parameters,
+        **(
+            {
+                "reasoning": {
+                    "supported_efforts": list(efforts) if efforts is not None else None,
+                    "default_effort": "medium",
+                    "default_enabled": True,
+                    "supports_max_tokens": False,
+                    "mandatory": reasoning_mandatory,
+                }
+            }
+            if reasoning
+            else {}
+        ),
     }
 
 
@@ -526,6 +542,9 @@ class FakeOpenRouter:
             return behaviour
         if _image_urls(body["messages"]) and "image" not in _input_modalities(entry):
             return ErrorReply.no_image_input()
+        refused = _reasoning_refusal(entry, body.get("reasoning"))
+        if refused is not None:
+            return refused
         wanted = _estimate_tokens(prompt_text) + int(body.get("max_tokens") or 0)
         if wanted > int(entry.get("context_length") or DEFAULT_CONTEXT):
             return ErrorReply.context_length(entry["context_length"], wanted)
@@ -757,6 +776,24 @@ def _image_urls(messages: list[Any]) -> list[str]:
             if isinstance(image, dict) and isinstance(image.get("url"), str):
                 urls.append(image["url"])
     return urls
+
+
+def _reasoning_refusal(entry: Json, reasoning: Any) -> ErrorReply | None:
+    """OpenRouter's 400s for a ``reasoning`` object the model can't take."""
+    support = entry.get("reasoning") or {}
+    if not isinstance(reasoning, dict):
+        return None
+    off = reasoning.get("effort") == "none" or reasoning.get("enabled") is False
+    if off and support.get("mandatory"):
+        return ErrorReply(
+            400, "Reasoning is mandatory for this endpoint and cannot be disabled",
+            error_type="invalid_request",
+        )  # fmt: skip
+    efforts = support.get("supported_efforts")
+    effort = reasoning.get("effort")
+    if efforts and effort and effort != "none" and effort not in efforts:
+        return ErrorReply(400, f"Unsupported reasoning effort: {effort}", "invalid_request")
+    return None
 
 
 def _input_modalities(entry: Json) -> list[str]:

@@ -79,7 +79,7 @@ class Conversation:
             chat=self.chat,
             author=self.author,
             text=text,
-            message_id=message_id or f"m{self._ids}",
+            message_id=message_id or f"{self.author.id}-m{self._ids}",
             shared=self.shared,
         )
 
