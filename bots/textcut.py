@@ -2,7 +2,8 @@
 
 ``Blocked`` holds ranges no cut may fall inside (an entity, a link, inline code);
 ``grapheme_start`` moves a cut back out of a grapheme (an emoji with its modifiers, a flag, a
-letter with combining marks), so a message never ends half-way through one.
+letter with combining marks), so a message never ends half-way through one unless that one
+grapheme is longer than a whole message.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ class Blocked:
 NOTHING_BLOCKED = Blocked(())
 
 
-def grapheme_start(text: str, position: int, low: int) -> int:
+def grapheme_start(text: str, position: int, low: int) -> int | None:
     """``position`` moved back out of a grapheme (emoji + variation selector, ZWJ sequences,
-    combining marks, flags); ``position`` itself when the whole range is one grapheme."""
+    combining marks, flags), not below ``low``; ``None`` when ``[low, position]`` lies inside
+    one grapheme."""
     cut = position
     while cut > low and inside_grapheme(text, cut):
         cut -= 1
-    return position if inside_grapheme(text, cut) else cut
+    return None if inside_grapheme(text, cut) else cut
 
 
 def inside_grapheme(text: str, position: int) -> bool:
@@ -53,11 +55,24 @@ def inside_grapheme(text: str, position: int) -> bool:
     before, after = text[position - 1], text[position]
     if after.isascii():
         return False
+    if _regional(before) and _regional(after):  # flags: pairs of regional indicators
+        return _regional_run(text, position) % 2 == 1
     return (
         after in _JOINERS
         or before == "\u200d"
         or "\U0001f3fb" <= after <= "\U0001f3ff"  # skin tones
         or "\U000e0020" <= after <= "\U000e007f"  # tag sequences
-        or ("\U0001f1e6" <= before <= "\U0001f1ff" and "\U0001f1e6" <= after <= "\U0001f1ff")
         or unicodedata.category(after) in ("Mn", "Mc", "Me")
     )
+
+
+def _regional(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
+
+
+def _regional_run(text: str, position: int) -> int:
+    """How many regional indicators there are in a row right before ``position``."""
+    start = position
+    while start > 0 and _regional(text[start - 1]):
+        start -= 1
+    return position - start

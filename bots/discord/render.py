@@ -312,9 +312,10 @@ class _Markdown:
             if moved + extra > high:
                 moved = high - extra
             if moved == position:
-                moved = grapheme_start(self.text, position, low)
-                if moved == position:
-                    return position
+                outside = grapheme_start(self.text, position, low)
+                if outside is None or outside == position:
+                    return outside  # None: the rest of the range is inside one grapheme
+                moved = outside
             position = moved
         return None
 

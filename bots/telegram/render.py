@@ -215,12 +215,13 @@ _STYLES = frozenset({"bold", "italic", "underline", "strikethrough", "spoiler"})
 _BLOCKS = _QUOTES | {"pre"}  # may be cut inside when longer than a whole message
 
 
-_RANKS = dict.fromkeys(_QUOTES, 0) | dict.fromkeys(_STYLES, 1) | dict.fromkeys(_CODE, 3)
+_RANKS = dict.fromkeys(_QUOTES, 0) | dict.fromkeys(_CODE, 2) | dict.fromkeys(_STYLES, 3)
 
 
 def _rank(kind: str) -> int:
-    """Nesting order for entities over the same range: quote > style > link > code."""
-    return _RANKS.get(kind, 2)
+    """Nesting order for entities over the same range, TDLib's: quote > link > code > style
+    (so a style over exactly a code span counts as inside it, which Telegram does not allow)."""
+    return _RANKS.get(kind, 1)
 
 
 class _Span(NamedTuple):
@@ -426,7 +427,8 @@ class _Layout:
             )
             if cut is not None:
                 return cut
-        return end  # not reached: the last attempt always finds a cut
+        cut = grapheme_start(self.text, end, start + 1)  # anywhere, between graphemes
+        return end if cut is None else cut  # a grapheme longer than a message: cut inside
 
     def _last_cut(self, low: int, high: int, blocked: Blocked, anywhere: bool) -> int | None:
         """The last cut in ``[low, high]`` of the best kind there, outside blocked ranges."""
@@ -441,7 +443,7 @@ class _Layout:
         if not anywhere:
             return None
         cut = grapheme_start(self.text, blocked.free_before(high), low)
-        return cut if cut >= low else None
+        return cut if cut is not None and cut >= low else None
 
     @cached_property
     def _cut_points(self) -> list[list[int]]:
