@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.support import (
     API_KEY,
+    BENCH_MODEL,
     NullSink,
     cpu_seconds,
     describe_ms,
@@ -62,7 +63,7 @@ async def run(chats: int, messages: int, delay: float, stream: bool, database: s
                 openrouter_base_url=base_url,
                 openrouter_stream=stream,
                 database_url=url,
-                llm_requests_per_minute=0,
+                openrouter_models=(BENCH_MODEL,),
             )
             async with build_core(settings) as core:
                 await core.catalog.get()  # the model list is fetched once an hour, not per message

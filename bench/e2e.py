@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypedDict
 
 from bench.support import (
     API_KEY,
+    BENCH_MODEL,
     cpu_seconds,
     describe_ms,
     fake_openrouter_process,
@@ -692,15 +693,16 @@ async def serve_commands(profiler: cProfile.Profile) -> None:
 
 
 def core_settings(args: argparse.Namespace, *, stream: bool) -> Settings:
-    """The core's settings from the bot process's options, the LLM's timeouts generous and its
-    request limit off."""
+    """The core's settings from the bot process's options, the LLM's timeouts generous. The
+    model is a paid one, as in a deployment that answers many chats at once: paid models are
+    not throttled by default (bench.limits measures what free models do)."""
     return Settings(
         _env_file=None,
         openrouter_api_key=args.api_key,
         openrouter_base_url=args.openrouter,
         openrouter_stream=stream,
         database_url=args.database,
-        llm_requests_per_minute=0,
+        openrouter_models=(BENCH_MODEL,),
         openrouter_first_token_timeout=60.0,
         openrouter_idle_timeout=60.0,
         openrouter_total_timeout=120.0,

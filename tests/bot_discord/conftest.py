@@ -94,7 +94,6 @@ def running_bot(
             "openrouter_api_key": API_KEY,
             "openrouter_base_url": openrouter.base_url,
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-            "llm_requests_per_minute": 0,
             "openrouter_first_token_timeout": 5.0,
             "openrouter_idle_timeout": 5.0,
             "openrouter_total_timeout": 30.0,
