@@ -18,12 +18,3 @@ def clean_text(text: str) -> str:
     control characters that no model or database wants."""
     text = repair_surrogates(text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
-
-
-NAME_MAX_CHARS = 64  # Telegram's longest first + last name; Discord's display names are shorter
-
-
-def clean_name(name: str) -> str:
-    """A display name as one line the model can't misread: ``clean_text``, every run of
-    whitespace (line breaks included) one space, at most ``NAME_MAX_CHARS`` characters."""
-    return " ".join(clean_text(name).split())[:NAME_MAX_CHARS].rstrip()

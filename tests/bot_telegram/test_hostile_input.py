@@ -82,3 +82,19 @@ async def test_a_full_message_of_emoji_is_answered_whole_in_valid_pieces(
     for piece in pieces:  # no family cut in half: every piece holds whole glyphs
         assert piece.replace(FAMILY, "").strip("\U0001f600 \nEcho:") == ""
     assert tg.sent[chat][count].text == "Echo: next"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/commands.py puts the unknown model id in the reply's Markdown as it was typed "
+    "(see issue 9's report)",
+)
+async def test_an_unknown_model_id_cannot_make_the_bot_post_a_link(
+    tg: FakeTelegram, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(3004, "Eve")
+    async with running_bot():
+        await tg.user_says(chat, None, "/model x`[Log_in_again](http://evil.example/login)`")
+        [reply] = await tg.wait_for_sent(chat, 1)
+    assert "no model" in reply.text
+    assert all(entity["type"] != "text_link" for entity in reply.entities)
