@@ -22,6 +22,7 @@ from core.domain import (
     RequestStatus,
     Usage,
     UsageRecord,
+    UsageTotals,
 )
 from core.errors import InfrastructureError
 from core.storage.engine import create_engine
@@ -553,3 +554,44 @@ async def test_database_failures_become_infrastructure_errors(
 
 def _fields(record: UsageRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in UsageRecord.__dataclass_fields__}
+
+
+# ---------------------------------------------------------------------- limits
+
+
+async def test_user_message_times_count_what_went_to_the_model(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    chat = await store.load_chat(REF)
+    other_place = await store.load_chat(ChatRef("telegram", "elsewhere"))
+    same_id_on_discord = await store.load_chat(ChatRef("discord", "-100123"))
+    start = clock.now()
+    await store.add_user_message(user_message(chat, "1"))
+    clock.advance(10)
+    await store.add_user_message(user_message(other_place, "2"))  # same person, another chat
+    await store.add_user_message(user_message(chat, "3", is_command=True, in_context=False))
+    await store.add_user_message(user_message(chat, "4", in_context=False))  # refused
+    await store.add_user_message(user_message(same_id_on_discord, "5"))  # not the same person
+    times = await store.user_message_times("telegram", "u1", start, limit=10)
+    assert times == [start, start + timedelta(seconds=10)]
+    assert await store.user_message_times("telegram", "u1", start, limit=1) == [start]
+    later = start + timedelta(seconds=5)
+    assert await store.user_message_times("telegram", "u1", later, limit=10) == times[1:]
+    assert await store.user_message_times("discord", "u1", start, limit=10) == [times[1]]
+
+
+async def test_usage_since_by_user_and_by_chat(store: SqlChatStore, clock: FakeClock) -> None:
+    chat = await store.load_chat(REF)
+    other = await store.load_chat(ChatRef("telegram", "other"))
+    on_discord = await store.load_chat(ChatRef("discord", "x"))
+    await store.record_usage(usage_record(chat, cost=Decimal(1), created_at=clock.now()))
+    midnight = clock.now() + timedelta(hours=1)
+    clock.advance(3600)
+    await store.save_answer(answer(chat), usage_record(chat, cost=Decimal("0.25")))
+    await store.record_usage(usage_record(other, cost=Decimal("0.5")))
+    await store.record_usage(usage_record(on_discord, cost=Decimal(7)))
+    mine = await store.user_usage_since("telegram", "u1", midnight)
+    assert mine == UsageTotals(requests=2, tokens=60, cost=Decimal("0.75"))
+    assert await store.chat_usage_since(chat.id, midnight) == UsageTotals(1, 30, Decimal("0.25"))
+    nothing = await store.user_usage_since("telegram", "nobody", midnight)
+    assert nothing == UsageTotals(0, 0, Decimal(0))
