@@ -274,6 +274,20 @@ def test_an_emoji_and_its_variation_selector_stay_together() -> None:
     assert all(c.text.startswith("👨") and c.text.endswith("👧") for c in chunks)
 
 
+@pytest.mark.parametrize("limit", [16, 20, 40])
+def test_a_grapheme_that_fits_is_never_cut_even_near_the_end(limit: int) -> None:
+    scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # 14 units
+    chunks = split_plain("aaa" + scotland, limit)
+    all_accepted(chunks, limit)
+    assert scotland in [c.text for c in chunks] or chunks[0].text.endswith(scotland)
+
+
+def test_flags_are_cut_between_flags() -> None:
+    chunks = split_plain("x" + "🇩🇪🇫🇷" * 1500)  # regional indicators only: each flag is two
+    all_accepted(chunks)
+    assert all(len(c.text.lstrip("x")) % 2 == 0 for c in chunks)
+
+
 def test_entities_after_many_emoji_keep_their_place() -> None:
     markdown = "😀" * 2040 + " **bold** and more text " + "🎉" * 10
     chunks = Renderer().reply(markdown)

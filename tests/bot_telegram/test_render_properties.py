@@ -50,11 +50,12 @@ PROPERTY = settings(
 
 # --------------------------------------------------------------------------- what a model writes
 
+SCOTLAND = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # 14 UTF-16 units
 # Single graphemes (what a reader sees as one character) from many scripts ...
 CLUSTERS = [
     "a", "Z", "4", "é", "e\u0301", "Z\u0324\u0354\u0367\u0311", "中", "。", "！", "م", "بِ", "ש",
     "שָׁ", "\u200f", "\u202e", "👍🏽", "👨\u200d👩\u200d👧\u200d👦", "🇩🇪", "❤️", "1\ufe0f\u20e3",
-    "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "𝔘", "कि", ".", ",", "?",
+    SCOTLAND, "𝔘", "कि", ".", ",", "?",
 ]  # fmt: skip
 # ... and short words, right-to-left ones among them, and text that looks like HTML.
 GRAPHEMES = [*CLUSTERS, "word", "42", "文字", "مرحبا", "שלום", "Vec<T>", "a<b", "snake_case"]
@@ -125,8 +126,9 @@ def code_block(draw: st.DrawFn, max_lines: int = 40) -> Piece:
 def a_list(draw: st.DrawFn) -> Piece:
     items: list[Piece] = []
     numbers = [0, 0, 0]
+    depth = 0
     for _ in range(draw(st.integers(1, 6))):
-        depth = draw(st.integers(0, min(2, len(items))))
+        depth = draw(st.integers(0, min(2, depth + 1) if items else 0))
         numbers[depth + 1 :] = [0] * (2 - depth)
         content = draw(line)
         if draw(st.booleans()):
@@ -219,6 +221,11 @@ def all_sent(chunks: list[TelegramText], limit: int) -> None:
         assert len(chunk.entities) <= MAX_ENTITIES
 
 
+def cut_between_graphemes(chunks: list[TelegramText]) -> None:
+    for i, chunk in enumerate(chunks[1:], 1):
+        assert not splits_grapheme("".join(c.text for c in chunks[:i]), chunk.text)
+
+
 def shown(chunks: list[TelegramText]) -> str:
     return "\n".join(c.text for c in chunks)
 
@@ -237,9 +244,14 @@ def no_user_links(chunks: list[TelegramText]) -> None:
 @PROPERTY
 @given(answers, limits)
 @example(Piece("[Bob](tg://user?id=1) **x**", "Bob x"), 4096)
+@example(Piece("**`a`** and > `b`\n\n> `c`", "a and b c"), 4096)  # bold over code: dropped
+@example(Piece("a\n\n1. a\n\n1. a", "a a a"), 4096)  # lists merge: renumbered
+@example(Piece(f"aaa{SCOTLAND}", f"aaa{SCOTLAND}"), 16)  # 14 units: fits, never cut
+@example(Piece("x" + "🇩🇪" * 3000, "x" + "🇩🇪" * 3000), 4096)  # flags are cut between flags
 def test_every_message_is_accepted_and_shows_the_answer(answer: Piece, limit: int) -> None:
     chunks = Renderer(limit=limit).reply(answer.markdown)
     all_sent(chunks, limit)
+    cut_between_graphemes(chunks)
     no_user_links(chunks)
     assert visible(shown(chunks)) == visible(answer.shown)
     assert ink(shown(chunks)) == ink(render_markdown(answer.markdown).text)
@@ -306,8 +318,7 @@ def test_split_text_cuts_between_graphemes_and_keeps_every_entity(
     chunks = split_text(TelegramText(text, message_entities), limit)
     all_sent(chunks, limit)
     assert ink(shown(chunks)) == ink(kept_by_telegram(text))
-    for i, chunk in enumerate(chunks[1:], 1):
-        assert not splits_grapheme("".join(c.text for c in chunks[:i]), chunk.text)
+    cut_between_graphemes(chunks)
 
 
 def splits_grapheme(before: str, after: str) -> bool:
