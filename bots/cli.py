@@ -27,7 +27,13 @@ from core.app import build_core
 from core.clock import SystemClock
 from core.domain import Language
 from core.errors import ConfigError, InfrastructureError
-from core.logs import SecretMask, configure_logging, log_uncaught_exceptions, redact
+from core.logs import (
+    MIN_SECRET_LENGTH,
+    SecretMask,
+    configure_logging,
+    log_uncaught_exceptions,
+    redact,
+)
 from core.settings import Settings, load_settings
 from core.storage.migrate import upgrade_to_head
 
@@ -195,6 +201,20 @@ class ConfiguredSecrets(BaseSettings):
         found.append(urlsplit(self.database_url).password or "")
         return [value for value in found if value]
 
+    def too_short_to_mask(self) -> list[str]:
+        """The variables whose secret is too short to be masked without mangling the logs."""
+        named = {
+            "OPENROUTER_API_KEY": self.openrouter_api_key,
+            "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
+            "TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
+            "DISCORD_BOT_TOKEN": self.discord_bot_token,
+        }
+        return [
+            name
+            for name, value in named.items()
+            if value is not None and 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH
+        ]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -202,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # logs a deprecation warning.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     prepare_streams()
-    mask = SecretMask(ConfiguredSecrets().values())
+    secrets = ConfiguredSecrets()
+    mask = SecretMask(secrets.values())
     try:
         settings = load_settings()
         level = settings.log_level
@@ -210,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level = "WARNING"
         configure_logging(level, settings.log_format, mask=mask)
         log_uncaught_exceptions(log)
+        for name in secrets.too_short_to_mask():
+            log.warning("%s is too short to be masked in the logs; use a longer one", name)
         if args.command == "migrate":
             asyncio.run(upgrade_to_head(settings.database_url))
             print("database is up to date", file=sys.stderr)

@@ -235,3 +235,14 @@ async def test_chat_masks_every_secret_even_one_an_upstream_error_echoes(
     assert_no_secret(output, TOKEN, API_KEY, derived_webhook_secret(), env["DISCORD_BOT_TOKEN"])
     if fmt == "json":
         assert_json_lines(run.err)
+
+
+async def test_a_secret_too_short_to_mask_is_named_at_start(
+    env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter
+) -> None:
+    env = {**env, "TELEGRAM_WEBHOOK_SECRET": "Ab3_x"}
+    run = await chatrelay(["chat"], env, tmp_path, b"hi\n")
+    assert run.code == 0, run.err
+    assert "TELEGRAM_WEBHOOK_SECRET is too short to be masked in the logs" in run.err
+    assert "Ab3_x" not in run.err
+    assert run.out.splitlines() == ["Echo: hi"]
