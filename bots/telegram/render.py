@@ -401,22 +401,21 @@ class _Layout:
         """Where a chunk from ``start`` must end, before ``end``, so that Telegram keeps all
         its entities (``MAX_ENTITIES``, those it finds by itself counted generously), or
         ``None`` when the entities do not limit it."""
-        marks = self._marks
-        carried = sum(1 for a, b in marks if a < start < b)
-        i = bisect_left(self._mark_starts, start) + MAX_ENTITIES - carried
-        if i >= len(marks) or self._mark_starts[i] >= end:
+        starts, ends = self._marks
+        before = bisect_left(starts, start)  # all non-empty: those ending by start are before it
+        carried = before - bisect_right(ends, start)
+        i = before + MAX_ENTITIES - carried
+        if i >= len(starts) or starts[i] >= end:
             return None
-        return max(self._mark_starts[i], start + 1)
+        return max(starts[i], start + 1)
 
     @cached_property
-    def _marks(self) -> list[tuple[int, int]]:
-        """The entities and the places Telegram may find one by itself, as index ranges."""
-        found = ((m.start(), m.end()) for m in _FOUND_BY_TELEGRAM.finditer(self.text))
-        return sorted([*((s.start, s.end) for s in self.spans), *found])
-
-    @cached_property
-    def _mark_starts(self) -> list[int]:
-        return [a for a, _ in self._marks]
+    def _marks(self) -> tuple[list[int], list[int]]:
+        """Where the entities and the places Telegram may find one by itself start, and where
+        they end (index ranges, each list sorted)."""
+        found = [(m.start(), m.end()) for m in _FOUND_BY_TELEGRAM.finditer(self.text)]
+        ranges = [*((s.start, s.end) for s in self.spans), *found]
+        return sorted(a for a, _ in ranges), sorted(b for _, b in ranges)
 
     def _cut(self, start: int, end: int, limit: int, blocked: Blocked) -> int:
         base = self.units[start]
