@@ -232,7 +232,7 @@ class Answerer:
     def _usage_record(self, turn: Turn, completion: Completion) -> UsageRecord:
         return UsageRecord(
             chat_id=turn.chat.id,
-            user_id=turn.incoming.author.id,
+            user_id=user_key(turn.incoming),
             model_requested=completion.model_requested,
             model_served=completion.model_served,
             provider=completion.provider,
@@ -260,7 +260,7 @@ class Answerer:
         await self._store.record_usage(
             UsageRecord(
                 chat_id=turn.chat.id,
-                user_id=turn.incoming.author.id,
+                user_id=user_key(turn.incoming),
                 model_requested=model,
                 model_served=None,
                 provider=None,
@@ -282,6 +282,12 @@ class Answerer:
             reasons = f": {', '.join(error.reasons)}" if error.reasons else ""
             return self._t(lang, "error.moderation", reasons=reasons)
         return self._t(lang, f"error.{error.kind.value}", **error.message_params())
+
+
+def user_key(message: IncomingMessage) -> str:
+    """Who asked, as usage rows name them: ``platform:id`` (the same number may be two people
+    on two platforms)."""
+    return f"{message.chat.platform}:{message.author.id}"
 
 
 def anonymous_user_id(message: IncomingMessage) -> str:

@@ -167,7 +167,7 @@ class UsageRecord:
     """One row per LLM request (successful or not)."""
 
     chat_id: int
-    user_id: str | None
+    user_id: str | None  # "platform:id" (see core.answer.user_key)
     model_requested: str
     model_served: str | None
     provider: str | None

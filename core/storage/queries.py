@@ -157,14 +157,8 @@ _TOTALS = (
 )
 # Today's use of one user (ix_usage_records_user_id_created_at) or one chat
 # (ix_usage_records_chat_id_created_at).
-USER_USAGE_SINCE: Final = (
-    select(*_TOTALS)
-    .select_from(usage.join(chats, chats.c.id == usage.c.chat_id))
-    .where(
-        usage.c.user_id == bindparam("user_id"),
-        usage.c.created_at >= bindparam("since"),
-        chats.c.platform == bindparam("platform"),
-    )
+USER_USAGE_SINCE: Final = select(*_TOTALS).where(
+    usage.c.user_id == bindparam("user_id"), usage.c.created_at >= bindparam("since")
 )
 CHAT_USAGE_SINCE: Final = select(*_TOTALS).where(
     usage.c.chat_id == bindparam("chat_id"), usage.c.created_at >= bindparam("since")

@@ -187,7 +187,7 @@ class SqlChatStore:
 
     @_translated
     async def user_usage_since(self, platform: str, user_id: str, since: datetime) -> UsageTotals:
-        params = {"platform": platform, "user_id": user_id, "since": since}
+        params = {"user_id": f"{platform}:{user_id}", "since": since}  # as usage rows name users
         return q.usage_totals((await self._read(q.USER_USAGE_SINCE, params))[0])
 
     @_translated

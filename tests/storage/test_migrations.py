@@ -115,3 +115,41 @@ async def test_upgrade_engine_migrates_an_in_memory_database(clock: FakeClock) -
         assert (await store.load_chat(ChatRef("console", "local"))) == chat
     finally:
         await engine.dispose()
+
+
+async def test_0002_names_the_users_of_old_usage_rows_by_platform(empty_database_url: str) -> None:
+    """Rows written before 0002 carry a bare user id; afterwards "platform:id", and back."""
+    engine = build_engine(empty_database_url, poolclass=NullPool)
+    config = alembic_config(empty_database_url)
+
+    def migrate(connection: Connection, revision: str, down: bool = False) -> None:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    def user_ids(connection: Connection) -> list[str | None]:
+        rows = connection.exec_driver_sql("SELECT user_id FROM usage_records ORDER BY id")
+        return [row[0] for row in rows]
+
+    def old_rows(connection: Connection) -> None:
+        connection.exec_driver_sql(
+            "INSERT INTO chats (id, platform, chat_id, thread_id, show_reasoning, created_at,"
+            " updated_at) VALUES (1, 'telegram', '5', '', false, '2026-01-01', '2026-01-01')"
+        )
+        for user in ("'42'", "NULL"):
+            connection.exec_driver_sql(
+                "INSERT INTO usage_records (chat_id, user_id, model_requested, prompt_tokens,"
+                " completion_tokens, reasoning_tokens, cached_tokens, total_tokens, latency_ms,"
+                f" fallback_used, status, created_at) VALUES (1, {user}, 'm', 1, 1, 0, 0, 2, 5,"
+                " false, 'ok', '2026-01-01')"
+            )
+
+    try:
+        async with migration_connection(engine) as connection:
+            await connection.run_sync(migrate, "0001")
+            await connection.run_sync(old_rows)
+            await connection.run_sync(migrate, "0002")
+            assert await connection.run_sync(user_ids) == ["telegram:42", None]
+            await connection.run_sync(migrate, "0001", True)
+            assert await connection.run_sync(user_ids) == ["42", None]
+    finally:
+        await engine.dispose()

@@ -90,6 +90,38 @@ async def test_last_usage_uses_the_index(sqlite_engine: AsyncEngine) -> None:
     assert "TEMP B-TREE" not in plan
 
 
+@pytest.mark.parametrize(
+    ("statement", "values", "index"),
+    [
+        (
+            queries.USER_MESSAGE_TIMES,
+            {"platform": "t", "author_id": "u1", "since": FakeClock().now(), "limit": 5},
+            "ix_messages_author_id_created_at",
+        ),
+        (
+            queries.USER_USAGE_SINCE,
+            {"user_id": "t:u1", "since": FakeClock().now()},
+            "ix_usage_records_user_id_created_at",
+        ),
+        (
+            queries.CHAT_USAGE_SINCE,
+            {"chat_id": 1, "since": FakeClock().now()},
+            "ix_usage_records_chat_id_created_at",
+        ),
+    ],
+    ids=["user-minute", "user-today", "chat-today"],
+)
+async def test_limit_checks_use_their_indexes(
+    sqlite_engine: AsyncEngine, statement: Executable, values: dict[str, Any], index: str
+) -> None:
+    """Every message of a user with limits set runs these: never a scan of the history."""
+    plan = await query_plan(sqlite_engine, statement, **values)
+
+    assert index in plan
+    assert "SCAN messages" not in plan
+    assert "SCAN usage_records" not in plan
+
+
 async def test_chat_lookup_uses_the_unique_key(sqlite_engine: AsyncEngine) -> None:
     plan = await query_plan(
         sqlite_engine, queries.SELECT_CHAT, platform="t", chat_id="1", thread_id=""

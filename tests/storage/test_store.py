@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -584,12 +585,16 @@ async def test_usage_since_by_user_and_by_chat(store: SqlChatStore, clock: FakeC
     chat = await store.load_chat(REF)
     other = await store.load_chat(ChatRef("telegram", "other"))
     on_discord = await store.load_chat(ChatRef("discord", "x"))
-    await store.record_usage(usage_record(chat, cost=Decimal(1), created_at=clock.now()))
+
+    def used(at: ChatState, cost: str, user: str = "telegram:u1") -> UsageRecord:
+        return replace(usage_record(at, cost=Decimal(cost)), user_id=user)
+
+    await store.record_usage(replace(used(chat, "1"), created_at=clock.now()))
     midnight = clock.now() + timedelta(hours=1)
     clock.advance(3600)
-    await store.save_answer(answer(chat), usage_record(chat, cost=Decimal("0.25")))
-    await store.record_usage(usage_record(other, cost=Decimal("0.5")))
-    await store.record_usage(usage_record(on_discord, cost=Decimal(7)))
+    await store.save_answer(answer(chat), used(chat, "0.25"))
+    await store.record_usage(used(other, "0.5"))
+    await store.record_usage(used(on_discord, "7", user="discord:u1"))
     mine = await store.user_usage_since("telegram", "u1", midnight)
     assert mine == UsageTotals(requests=2, tokens=60, cost=Decimal("0.75"))
     assert await store.chat_usage_since(chat.id, midnight) == UsageTotals(1, 30, Decimal("0.25"))
