@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
@@ -135,12 +135,15 @@ async def test_0002_names_the_users_of_old_usage_rows_by_platform(empty_database
             "INSERT INTO chats (id, platform, chat_id, thread_id, show_reasoning, created_at,"
             " updated_at) VALUES (1, 'telegram', '5', '', false, '2026-01-01', '2026-01-01')"
         )
-        for user in ("'42'", "NULL"):
-            connection.exec_driver_sql(
-                "INSERT INTO usage_records (chat_id, user_id, model_requested, prompt_tokens,"
-                " completion_tokens, reasoning_tokens, cached_tokens, total_tokens, latency_ms,"
-                f" fallback_used, status, created_at) VALUES (1, {user}, 'm', 1, 1, 0, 0, 2, 5,"
-                " false, 'ok', '2026-01-01')"
+        for user in ("42", None):
+            connection.execute(
+                text(
+                    "INSERT INTO usage_records (chat_id, user_id, model_requested, prompt_tokens,"
+                    " completion_tokens, reasoning_tokens, cached_tokens, total_tokens,"
+                    " latency_ms, fallback_used, status, created_at) VALUES (1, :user, 'm', 1,"
+                    " 1, 0, 0, 2, 5, false, 'ok', '2026-01-01')"
+                ),
+                {"user": user},
             )
 
     try:
