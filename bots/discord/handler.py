@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, replace
 
 import discord
@@ -181,7 +182,10 @@ class DiscordHandler:
                     incoming, sink, "input.image_too_large", size=size, limit=most
                 )
             else:  # a text file too long to read into the message
-                await self._service.tell(incoming, sink, "input.unsupported", what="document")
+                size, most = math.ceil(error.size / 1024), math.ceil(limit / 1024)
+                await self._service.tell(
+                    incoming, sink, "input.file_too_large", size=size, limit=most
+                )
         except DownloadError as error:
             log.warning("attachment download failed", extra={"reason": str(error)})
             await self._service.tell(incoming, sink, "input.download_failed")

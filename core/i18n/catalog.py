@@ -69,6 +69,10 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "The model's rate limit is reached; your message is queued and will be answered in about {minutes} min.",
         ZH: "已达到模型的速率限制，你的消息正在排队，大约 {minutes} 分钟后回答。",
     },
+    "input.file_too_large": {
+        EN: "That file is too large for me to read ({size} KB; the limit is {limit} KB).",
+        ZH: "这个文件太大，我无法读取（{size} KB；上限为 {limit} KB）。",
+    },
     "limit.rate": {
         EN: "You are sending messages faster than this bot allows ({limit} a minute). You can write again in {seconds} s.",
         ZH: "你发消息的速度超过了本机器人的限制（每分钟 {limit} 条）。{seconds} 秒后可以再发。",

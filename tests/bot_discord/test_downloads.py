@@ -65,7 +65,8 @@ async def test_a_text_file_larger_than_it_said_is_not_read_into_the_message(
         [reply] = await fake.wait_for_sent(dm, 1)
         await fake.user_says(dm, world.alice, "and this", attachments=[small])
         await fake.wait_for_sent(dm, 2)
-    assert "files" in reply.content
+    assert "That file is too large for me to read" in reply.content
+    assert "the limit is 4 KB" in reply.content
     [request] = openrouter.chat_requests
     assert "buy milk" in request.body["messages"][-1]["content"]
     assert "line of notes" not in str(request.body["messages"])

@@ -76,7 +76,7 @@ async def test_settings_changes_in_a_group_are_for_admins_when_admins_are_set(
 ) -> None:
     group = tg.group(-1008888, "Team")
     boss, member = tg.user(41, "Boss", username="boss"), tg.user(42, "Member")
-    async with running_bot(admin_users="@boss"):
+    async with running_bot(admin_users="telegram:@boss"):
         await tg.user_says(group, member, f"/system@{USERNAME} talk like a pirate")
         [refusal] = await tg.wait_for_sent(group, 1)
         await tg.user_says(group, boss, f"/system@{USERNAME} talk like a pirate")

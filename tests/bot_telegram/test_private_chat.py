@@ -229,7 +229,8 @@ async def test_a_photo_for_a_text_only_model_gets_a_short_reply(
 @pytest.mark.parametrize(
     ("behaviour", "expected"),
     [
-        (ErrorReply.rate_limited(retry_after=120), "rate limited"),
+        # (a short Retry-After: the model is left alone that long, then the next message works)
+        (ErrorReply.rate_limited(retry_after=1), "rate limited"),
         (ErrorReply.unavailable(), "unavailable right now"),
         (ErrorReply.moderation(reasons=("violence",)), "content policy: violence"),
         (Hang(seconds=60), "took too long"),
