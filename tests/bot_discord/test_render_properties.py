@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bots.discord.render import WRITING_MARKER, DiscordRenderer, split_markdown
@@ -65,7 +65,7 @@ def test_every_chunk_fits_closes_its_code_and_keeps_the_answer(answer: Piece, li
         assert not splits_grapheme(before, after)
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=15)
 @given(huge_code, limits)
 def test_huge_code_blocks_are_closed_and_reopened(answer: Piece, limit: int) -> None:
     chunks = split_markdown(answer.markdown, limit)

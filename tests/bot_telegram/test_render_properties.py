@@ -59,7 +59,7 @@ CLUSTERS = [
 ]  # fmt: skip
 # ... and short words, right-to-left ones among them, and text that looks like HTML.
 GRAPHEMES = [*CLUSTERS, "word", "42", "文字", "مرحبا", "שלום", "Vec<T>", "a<b", "snake_case"]
-CODE_CHARS = "abcxyz019 {}()[]<>*_~`#|\\/\"'=+-.:;,\t中👍🏽"
+CODE_CHARS = [*"abcxyz019 {}()[]<>*_~`#|\\/\"'=+-.:;,\t中", "👍🏽"]  # whole graphemes
 LANGUAGES = ["", "python", "js", "c++", "rust", "text"]
 URLS = [
     "https://example.com/p",
@@ -114,9 +114,13 @@ def _joined(pieces: list[Piece], separator: str) -> Piece:
 
 
 @st.composite
-def code_block(draw: st.DrawFn, max_lines: int = 40) -> Piece:
+def code_block(draw: st.DrawFn, lines_between: tuple[int, int] = (1, 40)) -> Piece:
     language = draw(st.sampled_from(LANGUAGES))
-    lines = draw(st.lists(st.text(CODE_CHARS, max_size=30), min_size=1, max_size=max_lines))
+    code_line = st.lists(st.sampled_from(CODE_CHARS), max_size=30).map("".join)
+    least, most = lines_between
+    lines = draw(st.lists(code_line, min_size=least, max_size=most))
+    if least > 1 and draw(st.booleans()):  # and a line longer than any message
+        lines.insert(draw(st.integers(0, len(lines))), "x = 'a long line' + " * 300)
     lines = [ln for ln in lines if not ln.lstrip().startswith("```")] or ["x"]
     body = "\n".join(lines)
     return Piece(f"```{language}\n{body}\n```", body)
@@ -168,7 +172,7 @@ block = st.one_of(
 )
 
 answers = st.lists(block, min_size=1, max_size=8).map(lambda bs: _joined(bs, "\n\n"))
-huge_code = st.tuples(line, code_block(max_lines=400), line).map(lambda t: _joined(list(t), "\n\n"))
+huge_code = st.tuples(line, code_block((150, 400)), line).map(lambda t: _joined(list(t), "\n\n"))
 limits = st.one_of(st.integers(40, 700), st.just(4096))
 
 # Markers that may be unbalanced, and text the Markdown parser may read in odd ways.
