@@ -8,6 +8,12 @@ nothing is ever escaped by hand). This module then makes the result what Telegra
   every entity offset moved along; all lengths are UTF-16 code units;
 * entities Telegram would refuse or silently mangle are dropped: links it cannot read, nested
   blockquotes, anything inside ``pre``/``code``, links and code inside links;
+* the model never mentions or links a Telegram user: ``text_mention`` and custom emoji entities
+  are never sent, and only ``http(s)`` links become links (``tg://user?id=``, other ``tg:`` and
+  ``ton:`` links show as their text);
+* Telegram keeps only the first 100 entities of a message (``MAX_ENTITIES``) and silently drops
+  the rest, so a message ends before its 100th entity, counting generously the URLs, mentions
+  and hashtags Telegram finds by itself;
 * long texts are cut greedily into messages of at most ``limit`` units, at the best boundary
   that still fills the message: a blank line, a line break, a sentence end (``. ! ?`` and the
   CJK ``。！？``), a space, and only then anywhere, never inside a surrogate pair or a grapheme.
