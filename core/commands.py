@@ -137,7 +137,7 @@ class Commands:
         return await self._switch_model(turn, args.split()[0])
 
     async def _switch_model(self, turn: Turn, model_id: str) -> Reply:
-        shown = shorten(model_id, MODEL_ID_SHOWN)
+        shown = shorten(model_id.replace("`", ""), MODEL_ID_SHOWN)  # stays one code span
         if len(model_id) > MODEL_ID_MAX:  # no model id is this long: don't look for lookalikes
             return Reply(self._t(turn.lang, "model.unknown", model=shown))
         try:

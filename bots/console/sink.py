@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TextIO
 
 from core.ports import Reply, SinkLimits
+from core.text import clean_text
 
 
 class ConsoleSink:
@@ -31,6 +33,7 @@ class ConsoleSink:
         return None
 
     async def show_draft(self, text: str) -> None:
+        text = clean_text(text)
         if not text.startswith(self._printed):
             self._write("\n")  # restarted: start a fresh paragraph rather than rewrite
             self._printed = ""
@@ -38,6 +41,7 @@ class ConsoleSink:
         self._printed = text
 
     async def deliver(self, reply: Reply) -> Sequence[str]:
+        reply = _printable(reply)
         if self._printed:
             self._finish_stream(reply)
             return ()
@@ -69,3 +73,13 @@ class ConsoleSink:
     def _write(self, text: str) -> None:
         self._out.write(text)
         self._out.flush()
+
+
+def _printable(reply: Reply) -> Reply:
+    """The reply without the control characters (escape sequences) a terminal would obey."""
+    return replace(
+        reply,
+        text=clean_text(reply.text),
+        notice=clean_text(reply.notice) if reply.notice else reply.notice,
+        reasoning=clean_text(reply.reasoning) if reply.reasoning else reply.reasoning,
+    )

@@ -182,9 +182,9 @@ class DiscordHandler:
                     incoming, sink, "input.image_too_large", size=size, limit=most
                 )
             else:  # a text file too long to read into the message
-                size, most = math.ceil(error.size / 1024), math.ceil(limit / 1024)
+                kib = math.ceil(error.size / 1024), math.ceil(limit / 1024)
                 await self._service.tell(
-                    incoming, sink, "input.file_too_large", size=size, limit=most
+                    incoming, sink, "input.file_too_large", size=kib[0], limit=kib[1]
                 )
         except DownloadError as error:
             log.warning("attachment download failed", extra={"reason": str(error)})

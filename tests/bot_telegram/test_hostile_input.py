@@ -84,11 +84,6 @@ async def test_a_full_message_of_emoji_is_answered_whole_in_valid_pieces(
     assert tg.sent[chat][count].text == "Echo: next"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/commands.py puts the unknown model id in the reply's Markdown as it was typed "
-    "(see issue 9's report)",
-)
 async def test_an_unknown_model_id_cannot_make_the_bot_post_a_link(
     tg: FakeTelegram, running_bot: BotFactory
 ) -> None:

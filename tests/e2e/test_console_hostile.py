@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.test_console_chat import chatrelay
 from tests.fakes.openrouter import Answer, FakeOpenRouter
 
@@ -57,10 +55,6 @@ async def test_bytes_that_are_not_utf8_become_replacement_characters(
     assert run.out.splitlines()[-1] == "Echo: שלום 👨‍👩‍👧"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bots/console/sink.py prints the model's control characters raw (see issue 9's report)",
-)
 async def test_a_model_answer_cannot_drive_the_terminal(
     env: dict[str, str], tmp_path: Path, fake: FakeOpenRouter
 ) -> None:
