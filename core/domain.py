@@ -45,6 +45,15 @@ class ChatRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatCursor:
+    """How far the bot has read a chat: the platform id of its newest stored user message
+    (None when there is none), for catching up on what was said while the bot was away."""
+
+    ref: ChatRef
+    last_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Author:
     """Who wrote a message. ``is_admin``: listed in ADMIN_USERS (decided by the adapter, which
     knows the platform's identities); admins are exempt from per-user limits and budgets and

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.domain import (
+    ChatCursor,
     ChatRef,
     ChatSettings,
     ChatState,
@@ -109,6 +110,11 @@ class ChatStore(Protocol):
     async def last_usage(self, chat_id: int) -> UsageRecord | None: ...
 
     async def usage_summary(self, chat_id: int) -> UsageSummary: ...
+
+    async def chat_cursors(self, platform: str) -> list[ChatCursor]:
+        """Every chat of ``platform`` with its newest stored user message's platform id, the
+        most recently active first."""
+        ...
 
     async def user_message_times(
         self, platform: str, author_id: str, since: datetime, *, limit: int

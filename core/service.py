@@ -102,11 +102,20 @@ class ChatService:
     ) -> None:
         """Answer ``message`` with one of the bot's own messages instead of the model (an input
         the bot can't read, a command the user may not run), in the chat's language, in order
-        with the chat's other messages. ``what`` names an input kind (``input.kind.<what>``)."""
+        with the chat's other messages. ``what`` names an input kind (``input.kind.<what>``).
+
+        The message is stored (out of the model's context): it stays in the history, and a second
+        delivery of it (a redelivery, a catch-up after a restart) gets no second reply."""
         self._metrics.message_received(message.chat.platform)
         sink = CountedSink(sink, self._metrics, message.chat.platform)
         async with self._serializer.hold(message.chat):
             chat = await self._store.load_chat(message.chat)
+            stored = await self._store_user(
+                message, chat, clean_text(message.text), in_context=False
+            )
+            if stored is None:
+                log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
+                return
             lang = self.language_for(chat, message)
             if what is not None:
                 params["what"] = self._t(lang, f"input.kind.{what}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import yarl
@@ -17,6 +18,7 @@ with warnings.catch_warnings():  # discord.py imports the deprecated stdlib audi
     import discord.http
 from discord import app_commands
 
+from bots.discord.catchup import CatchUp
 from bots.discord.handler import DiscordHandler, DiscordOptions
 from bots.discord.render import DiscordRenderer
 from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
@@ -96,6 +98,7 @@ class ChatrelayClient(discord.Client):
         guild_ids: tuple[int, ...],
         guild_ready_timeout: float,
         link: GatewayLink,
+        on_session: Callable[[], None] = lambda: None,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
@@ -108,6 +111,7 @@ class ChatrelayClient(discord.Client):
         self._core = core
         self._guild_ids = guild_ids
         self._link = link
+        self._on_session = on_session  # a new gateway session (READY): events may be missed
         self.tree = app_commands.CommandTree(self)
         self._register()
 
@@ -123,6 +127,7 @@ class ChatrelayClient(discord.Client):
 
     async def on_ready(self) -> None:
         self._link.up()
+        self._on_session()
 
     async def on_resumed(self) -> None:
         self._link.up()
@@ -242,8 +247,27 @@ class DiscordBot:
             guild_ids=settings.discord_guild_ids,
             guild_ready_timeout=guild_ready_timeout,
             link=self._link,
+            on_session=self._catch_up_soon,
         )
+        self._catch_up = CatchUp(
+            client=self.client,
+            store=core.store,
+            deliver=self._handle,
+            clock=clock,
+            minutes=settings.discord_catch_up_minutes,
+        )
+        self._catching_up: asyncio.Task[int] | None = None
         self._task: asyncio.Task[None] | None = None
+
+    async def _handle(self, message: discord.Message) -> None:
+        user = self.client.user
+        if user is not None:
+            await self._handler.on_message(message, user)
+
+    def _catch_up_soon(self) -> None:
+        """Read back what was said while the bot was away (once per gateway session)."""
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up.run(), name="discord-catch-up")
 
     name = "discord"
 
@@ -298,6 +322,9 @@ class DiscordBot:
     async def stop(self) -> None:
         """Take nothing new, let answers in flight finish (bounded), then disconnect."""
         self._handler.close()
+        if self._catching_up is not None and not self._catching_up.done():
+            self._catching_up.cancel()  # what it did not reach is read again at the next start
+            await asyncio.gather(self._catching_up, return_exceptions=True)
         try:
             await self._handler.drain(self._settings.discord_shutdown_grace)
             await self.client.close()

@@ -35,6 +35,7 @@ class DiscordSettings(BaseSettings):
     discord_edit_interval: float = Field(default=1.0, ge=0.2)
     discord_text_file_max_kb: int = Field(default=100, ge=0)
     discord_shutdown_grace: float = Field(default=8.0, ge=0)
+    discord_catch_up_minutes: float = Field(default=60.0, ge=0)
 
     _lists = field_validator(
         "discord_guild_ids",

@@ -139,6 +139,8 @@ class Message(Base):
         Index(None, "conversation_id", "in_context", "id"),
         # A user's messages of the last minute (USER_MESSAGES_PER_MINUTE).
         Index(None, "author_id", "created_at"),
+        # A chat's newest message (where a catch-up after a restart starts).
+        Index(None, "chat_id", "id"),
         {"sqlite_autoincrement": True},  # ids never reused: "newest" is "highest id"
     )
 

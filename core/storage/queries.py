@@ -165,6 +165,26 @@ CHAT_USAGE_SINCE: Final = select(*_TOTALS).where(
 )
 
 
+# Every chat of a platform with the platform id of its newest user message (slash commands'
+# "interaction:" ids excluded): one probe of ix_messages_chat_id_id per chat.
+_newest_user_message = (
+    select(messages.c.platform_message_id)
+    .where(
+        messages.c.chat_id == chats.c.id,
+        messages.c.role == "user",
+        messages.c.platform_message_id.not_like("interaction:%"),
+    )
+    .order_by(messages.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+CHAT_CURSORS: Final = (
+    select(chats.c.chat_id, chats.c.thread_id, _newest_user_message.label("last_message_id"))
+    .where(chats.c.platform == bindparam("platform"))
+    .order_by(chats.c.updated_at.desc())
+)
+
+
 class DialectStatements:
     """The statements whose SQL depends on the dialect (INSERT ... ON CONFLICT DO NOTHING)."""
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.domain import (
+    ChatCursor,
     ChatRef,
     ChatSettings,
     ChatState,
@@ -175,6 +176,14 @@ class SqlChatStore:
     @_translated
     async def usage_summary(self, chat_id: int) -> UsageSummary:
         return q.usage_summary(await self._read(q.USAGE_BY_MODEL, {"chat_id": chat_id}))
+
+    @_translated
+    async def chat_cursors(self, platform: str) -> list[ChatCursor]:
+        rows = await self._read(q.CHAT_CURSORS, {"platform": platform})
+        return [
+            ChatCursor(ChatRef(platform, row.chat_id, row.thread_id), row.last_message_id)
+            for row in rows
+        ]
 
     # ------------------------------------------------------------------ limits
 

@@ -122,6 +122,13 @@ async def test_limit_checks_use_their_indexes(
     assert "SCAN usage_records" not in plan
 
 
+async def test_chat_cursors_probe_each_chat_by_index(sqlite_engine: AsyncEngine) -> None:
+    plan = await query_plan(sqlite_engine, queries.CHAT_CURSORS, platform="t")
+
+    assert "ix_messages_chat_id_id" in plan
+    assert "SCAN messages" not in plan
+
+
 async def test_chat_lookup_uses_the_unique_key(sqlite_engine: AsyncEngine) -> None:
     plan = await query_plan(
         sqlite_engine, queries.SELECT_CHAT, platform="t", chat_id="1", thread_id=""

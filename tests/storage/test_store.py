@@ -600,3 +600,16 @@ async def test_usage_since_by_user_and_by_chat(store: SqlChatStore, clock: FakeC
     assert await store.chat_usage_since(chat.id, midnight) == UsageTotals(1, 30, Decimal("0.25"))
     nothing = await store.user_usage_since("telegram", "nobody", midnight)
     assert nothing == UsageTotals(0, 0, Decimal(0))
+
+
+async def test_chat_cursors_name_each_chats_newest_user_message(store: SqlChatStore) -> None:
+    quiet = await store.load_chat(ChatRef("discord", "1"))
+    busy = await store.load_chat(ChatRef("discord", "2", "22"))
+    elsewhere = await store.load_chat(ChatRef("telegram", "3"))
+    await store.add_user_message(user_message(busy, "100"))
+    await store.add_user_message(user_message(busy, "205"))
+    await store.save_answer(answer(busy), usage_record(busy))
+    await store.add_user_message(user_message(busy, "interaction:9", is_command=True))
+    await store.add_user_message(user_message(elsewhere, "7"))
+    cursors = {cursor.ref: cursor.last_message_id for cursor in await store.chat_cursors("discord")}
+    assert cursors == {quiet.ref: None, busy.ref: "205"}

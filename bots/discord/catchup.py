@@ -1,0 +1,108 @@
+"""Catch-up: what was said to the bot while it was away, answered once it is back.
+
+Discord never redelivers gateway events, so a message addressed to the bot while it was down (a
+restart, a deploy, a crash, a gateway session that could not be resumed) would never be
+answered. On every new gateway session (READY), each Discord channel, thread and DM the bot has
+a conversation in is read back from just after the newest message the bot stored there, but no
+further back than ``DISCORD_CATCH_UP_MINUTES``; every message found goes through the usual
+handler, oldest first, so it is answered in order, and only if it is addressed to the bot.
+Messages the bot already stored (answered, or told it can't read them) are recognised by their
+id and not answered twice.
+
+A channel the bot can no longer read (deleted, permissions removed) is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import discord
+from discord.utils import time_snowflake
+
+from core.domain import ChatCursor
+from core.errors import InfrastructureError
+from core.ports import ChatStore, Clock
+
+log = logging.getLogger("chatrelay.discord")
+
+PLATFORM = "discord"
+PARALLEL_CHANNELS = 4  # channels read at once (discord.py waits out rate limits itself)
+
+Deliver = Callable[[discord.Message], Awaitable[None]]
+
+
+class CatchUp:
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        store: ChatStore,
+        deliver: Deliver,
+        clock: Clock,
+        minutes: float,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._deliver = deliver
+        self._clock = clock
+        self._minutes = minutes
+
+    async def run(self) -> int:
+        """Read back every conversation; return how many messages were handed over."""
+        if self._minutes <= 0:
+            return 0
+        try:
+            cursors = await self._store.chat_cursors(PLATFORM)
+        except InfrastructureError:
+            log.exception("catch-up skipped: the database did not answer")
+            return 0
+        gate = asyncio.Semaphore(PARALLEL_CHANNELS)
+        counts = await asyncio.gather(*(self._one(cursor, gate) for cursor in cursors))
+        found = sum(counts)
+        log.info("discord catch-up done", extra={"channels": len(cursors), "messages": found})
+        return found
+
+    async def _one(self, cursor: ChatCursor, gate: asyncio.Semaphore) -> int:
+        async with gate:
+            channel = await self._channel(cursor)
+            if channel is None:
+                return 0
+            count = 0
+            try:
+                async for message in channel.history(
+                    limit=None, after=discord.Object(self._after(cursor)), oldest_first=True
+                ):
+                    await self._deliver(message)
+                    count += 1
+            except discord.HTTPException as error:
+                log.warning(
+                    "catch-up of a channel stopped",
+                    extra={"chat": str(cursor.ref), "status": error.status},
+                )
+            return count
+
+    def _after(self, cursor: ChatCursor) -> int:
+        """Just after the newest stored message, but within the catch-up window."""
+        horizon = time_snowflake(self._clock.now() - timedelta(minutes=self._minutes))
+        last = cursor.last_message_id
+        return max(horizon, int(last)) if last is not None and last.isdigit() else horizon
+
+    async def _channel(self, cursor: ChatCursor) -> discord.abc.Messageable | None:
+        ref = cursor.ref
+        channel_id = int(ref.thread_id or ref.chat_id)
+        channel = self._client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(channel_id)
+            except discord.HTTPException as error:  # gone, or no longer ours to read
+                log.info(
+                    "catch-up: channel not readable",
+                    extra={"chat": str(ref), "status": error.status},
+                )
+                return None
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        return channel
