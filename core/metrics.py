@@ -51,6 +51,12 @@ class Metrics:
             "chatrelay_llm_fallbacks", "Answers given by a model other than the one asked for",
             ["requested", "served"], registry=r,
         )  # fmt: skip
+        self._undelivered = Counter(
+            "chatrelay_deliveries_failed",
+            "Answer parts given up: the platform stayed unreachable for the whole retry bound, "
+            "or a new message's outcome was unknown and it was not re-sent", ["platform"],
+            registry=r,
+        )  # fmt: skip
         self._queue = Histogram(
             "chatrelay_llm_queue_wait_seconds",
             "Expected waits in the client-side rate-limit queue (free-model limits)",
@@ -65,6 +71,9 @@ class Metrics:
 
     def failed(self, kind: str) -> None:
         self._errors.labels(kind).inc()
+
+    def delivery_failed(self, platform: str) -> None:
+        self._undelivered.labels(platform).inc()
 
     def queued(self, seconds: float) -> None:
         self._queue.observe(seconds)

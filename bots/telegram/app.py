@@ -4,6 +4,7 @@ menu, receive updates by long polling or webhook, and stop cleanly."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from telegram import BotCommand, Update
@@ -15,6 +16,7 @@ from bots.refusals import RecentRefusals
 from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.sink import DeliveryRetry
 from bots.telegram.transport import AiohttpRequest, Outcomes
 from bots.telegram.updates import ChatOrderedProcessor, SplitMessages
 from core.access import TELEGRAM, AccessPolicy
@@ -81,6 +83,10 @@ class TelegramBot:
             refusals=RecentRefusals(clock),
             downloader=self._downloader,
             max_image_bytes=core.config.max_image_bytes,
+            delivery=DeliveryRetry(
+                seconds=settings.telegram_delivery_retry_seconds,
+                failed=functools.partial(core.metrics.delivery_failed, TELEGRAM),
+            ),
         )
         self._app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._handler))
         self._app.add_error_handler(self._on_error)

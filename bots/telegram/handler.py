@@ -25,7 +25,7 @@ from bots.telegram.inbound import (
     party_of_user,
 )
 from bots.telegram.render import Renderer
-from bots.telegram.sink import StreamMode, TelegramSink
+from bots.telegram.sink import DeliveryRetry, StreamMode, TelegramSink
 from bots.telegram.updates import SplitMessages
 from core.access import AccessPolicy, Party
 from core.commands import parse_command
@@ -66,8 +66,10 @@ class TelegramHandler:
         refusals: RecentRefusals,
         downloader: Downloader,
         max_image_bytes: int,
+        delivery: DeliveryRetry | None = None,
     ) -> None:
         self._service = service
+        self._delivery = delivery or DeliveryRetry()
         self._t = translator
         self._default_language = default_language
         self._access = access
@@ -158,6 +160,7 @@ class TelegramHandler:
             interval=interval,
             draft_id=message.message_id,
             on_drafts_unavailable=self._no_drafts,
+            delivery=self._delivery,
         )
 
     def _no_drafts(self) -> None:

@@ -37,6 +37,7 @@ class TelegramSettings(BaseSettings):
     telegram_group_edit_interval: float = Field(default=3.0, ge=0.5)
     telegram_merge_window: float = Field(default=1.0, ge=0)
     telegram_shutdown_grace: float = Field(default=8.0, ge=0)
+    telegram_delivery_retry_seconds: float = Field(default=3600.0, ge=0)
 
     _lists = field_validator(
         "telegram_allowed_users", "telegram_allowed_chats", "admin_users", mode="before"

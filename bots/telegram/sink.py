@@ -1,26 +1,58 @@
 """The answer to one Telegram message: live drafts or edits while it streams, then the final
-messages, formatted, split to Telegram's limits, and always delivered whole."""
+messages, formatted, split to Telegram's limits, and always delivered whole.
+
+Delivery while Telegram is down: drafts are best effort (a failed one stops the drafts of that
+answer). The final answer, part by part, is retried with exponential backoff plus jitter (a
+``RetryAfter`` is waited out as Telegram asks) for up to ``DeliveryRetry.seconds``; then it is
+given up with one ERROR line and ``chatrelay_deliveries_failed_total{platform="telegram"}``.
+
+Only what cannot make a second copy is retried:
+
+- an answer Telegram gave (429 flood control, 5xx): it did not act on the request;
+- a connection that could not be made (refused, DNS, connect timeout): nothing was sent;
+- anything at all for an *edit* of the streamed message (the first part in groups or without
+  drafts): editing to the same text twice gives one message, and "message is not modified"
+  counts as done.
+
+A *new* message (``sendMessage``) whose request went out but whose answer never came (a read
+timeout, a connection dropped or reset mid-request) may have been posted: the Bot API has no
+idempotency key and a bot can't read the chat back to check, so sending it again could show the
+part twice. It is not re-sent; the ERROR line says the outcome is unknown, and the remaining
+parts are still delivered.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
+import aiohttp
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bots.telegram.render import Renderer, TelegramText
+from core.errors import InfrastructureError
 from core.ports import Clock, FloodWait, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.telegram")
 
 T = TypeVar("T")
 
-MAX_FINAL_ATTEMPTS = 6  # a final message waits out this many flood pauses before giving up
+DEFAULT_DELIVERY_RETRY_SECONDS = 3600.0
+FIRST_BACKOFF = 1.0  # seconds before the first retry of a failed final message; doubles after
+MAX_BACKOFF = 60.0  # ... up to this
 # An answer (or its first draft) that appears within this many seconds needs no "typing": it
 # saves a Bot API call per quick answer, and nobody notices the indicator half a second late.
 TYPING_DELAY = 0.5
@@ -40,6 +72,85 @@ class Destination:
     chat_id: int
     thread_id: int | None = None
     reply_to: int | None = None
+
+
+def _no_count() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRetry:
+    """How long a final answer is retried while Telegram can't take it (``seconds``), what
+    counts a give-up (``failed``: the Prometheus counter) and the jitter source (0 <= x < 1)."""
+
+    seconds: float = DEFAULT_DELIVERY_RETRY_SECONDS
+    failed: Callable[[], None] = _no_count
+    jitter: Callable[[], float] = field(
+        default_factory=lambda: random.Random().random  # noqa: S311 - jitter, not a secret
+    )
+
+
+class Backoff:
+    """The waits between attempts at one final answer: 1, 2, 4 … 60 s, each between half and
+    all of that (jitter, so many chats don't retry in step), within ``retry.seconds`` of the
+    first attempt."""
+
+    def __init__(self, clock: Clock, retry: DeliveryRetry) -> None:
+        self._clock = clock
+        self._retry = retry
+        self._start = clock.monotonic()
+        self._failures = 0
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock.monotonic() - self._start
+
+    @property
+    def retrying(self) -> bool:
+        """A retry has been waited for since the last success."""
+        return self._failures > 0
+
+    def succeeded(self) -> None:
+        self._failures = 0
+
+    async def wait(self, retry_after: float | None = None) -> bool:
+        """Sleep until the next attempt (``retry_after`` when the platform named it); False,
+        without sleeping, when that would pass the bound."""
+        if retry_after is not None:
+            delay = retry_after * (1 + 0.1 * self._retry.jitter())
+        else:
+            step = min(MAX_BACKOFF, FIRST_BACKOFF * 2**self._failures)
+            delay = step * (0.5 + 0.5 * self._retry.jitter())
+        self._failures += 1
+        remaining = self._retry.seconds - self.elapsed
+        if remaining <= 0 or (retry_after is not None and retry_after > remaining):
+            return False
+        await self._clock.sleep(min(delay, remaining))
+        return True
+
+
+class Undelivered(InfrastructureError):
+    """A part of the final answer that did not arrive (or may not have): ``uncertain`` when
+    its request may have been carried out."""
+
+    def __init__(self, last: Exception, *, uncertain: bool = False) -> None:
+        super().__init__(str(last))
+        self.last = last
+        self.uncertain = uncertain
+
+
+def surely_unsent(error: NetworkError) -> bool:
+    """Telegram did not act on the request: it answered with an error status (PTB raises a
+    NetworkError without an aiohttp cause), or the connection was never made."""
+    cause = error.__cause__
+    if isinstance(error, TimedOut):
+        return isinstance(cause, aiohttp.ConnectionTimeoutError)
+    return cause is None or isinstance(cause, TelegramError | aiohttp.ClientConnectorError)
+
+
+def described(error: Exception) -> str:
+    """The error for a log line: its class and the start of its message (never a request)."""
+    return f"{error.__class__.__name__}: {str(error)[:200]}"
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -70,8 +181,10 @@ class TelegramSink:
         interval: float,
         draft_id: int,
         on_drafts_unavailable: Callable[[], None] | None = None,
+        delivery: DeliveryRetry | None = None,
     ) -> None:
         self._bot = bot
+        self._delivery = delivery or DeliveryRetry()
         self._to = destination
         self._renderer = renderer
         self._clock = clock
@@ -122,14 +235,37 @@ class TelegramSink:
         )
         sent: list[str] = []
         live, self._live, self._live_text = self._live, None, None
+        backoff = Backoff(self._clock, self._delivery)
         try:
             for index, part in enumerate(parts):
                 target = live if index == 0 else None
-                message = await self._final(part, target)
+                try:
+                    message = await self._final(part, target, backoff)
+                except Undelivered as error:
+                    self._report(error, backoff)
+                    if not error.uncertain:
+                        break  # Telegram stayed down: the rest would only wait again
+                    continue
+                backoff.succeeded()
                 sent.append(str(message.message_id))
         except Forbidden as error:
             log.warning("cannot write to the chat", extra={"reason": error.message})
         return sent
+
+    def _report(self, error: Undelivered, backoff: Backoff) -> None:
+        """The one ERROR line of a part given up (no text, no token) and the counter."""
+        self._delivery.failed()
+        extra = {
+            "chat": self._to.chat_id,
+            "tried_seconds": round(backoff.elapsed, 1),
+            "error": described(error.last),
+        }
+        if error.uncertain:
+            log.error(
+                "answer part may not have arrived; not re-sent (a copy is worse)", extra=extra
+            )
+        else:
+            log.error("answer not delivered: Telegram stayed unreachable", extra=extra)
 
     # ---- drafts and the live message
 
@@ -213,31 +349,30 @@ class TelegramSink:
             log.warning("formatting rejected; sending plain text", extra={"reason": error.message})
             return await call(part.plain())
 
-    async def _final(self, part: TelegramText, live: Message | None) -> Message:
+    async def _final(self, part: TelegramText, live: Message | None, backoff: Backoff) -> Message:
         """One part of the final answer, into ``live`` (edited) or a new message.
 
-        The final answer is never skipped: it waits out flood control, retries a failed
-        connection, and is sent anew when the streamed message can no longer be edited (deleted
-        meanwhile). A timeout is not retried: Telegram may have sent it, and twice is worse."""
-        for attempt in range(1, MAX_FINAL_ATTEMPTS + 1):
+        Retried while safe (see the module docstring) within the backoff's bound; sent anew
+        when the streamed message can no longer be edited (deleted meanwhile). Raises
+        ``Undelivered`` when it gives up."""
+        while True:
             try:
                 return await (self._send(part) if live is None else self._edit(live, part))
             except RetryAfter as error:
-                if attempt == MAX_FINAL_ATTEMPTS:
-                    raise
                 wait = retry_seconds(error)
                 log.info("final message waits for flood control", extra={"retry_after": wait})
-                await self._clock.sleep(wait)
+                if not await backoff.wait(wait):
+                    raise Undelivered(error) from error
             except BadRequest:
                 if live is None:
                     raise
                 log.info("the streamed message can't be edited; the answer is sent anew")
                 live = None
-            except TimedOut:
-                raise
             except NetworkError as error:
-                if attempt == MAX_FINAL_ATTEMPTS:
-                    raise
-                log.warning("sending the answer failed; retrying", extra={"reason": str(error)})
-                await self._clock.sleep(float(attempt))
-        raise AssertionError("unreachable")
+                if live is None and not surely_unsent(error):
+                    raise Undelivered(error, uncertain=True) from error
+                # one WARNING per outage, the attempts after it at INFO
+                level = logging.INFO if backoff.retrying else logging.WARNING
+                log.log(level, "sending the answer failed; retrying", extra={"reason": str(error)})
+                if not await backoff.wait():
+                    raise Undelivered(error) from error

@@ -394,6 +394,31 @@ class ServerCore:
         """``method`` works again."""
         self._outages.pop(method.lower(), None)
 
+    async def refuse_connections(self) -> None:
+        """Telegram is unreachable: nothing listens on the port any more (new connections are
+        refused, so no request gets through) and open connections are closed, until
+        ``accept_connections()``."""
+        if self._runner is None:
+            raise RuntimeError("the fake is not running")
+        port = int(self.base_url.rsplit(":", 1)[1])
+        for site in list(self._runner.sites):
+            await site.stop()
+        server = self._runner.server
+        for handler in list(server.connections) if server is not None else []:
+            handler.force_close()
+        self._offline_port = port
+
+    async def accept_connections(self) -> None:
+        """Telegram is reachable again, on the same port."""
+        port = getattr(self, "_offline_port", None)
+        if self._runner is None or port is None:
+            raise RuntimeError("the fake is not refusing connections")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, port))
+        await web.SockSite(self._runner, sock).start()
+        self._offline_port = None
+
     def _changed(self) -> None:
         event = self._changed_event
         self._changed_event = asyncio.Event()
