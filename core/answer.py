@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.config import ServiceConfig
 from core.context import PromptWindow, build_window, prompt_budget
@@ -33,6 +33,7 @@ from core.tokens import estimate_message_tokens
 
 log = logging.getLogger("chatrelay.answer")
 QUEUE_SECONDS_SHOWN_UP_TO = 120  # longer queue waits are told in minutes
+EMPTY_ANSWER = "empty_answer"  # the usage row's error kind when no model wrote an answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +188,13 @@ class Answerer:
         completion = outcome.completion
         self._metrics.answered(completion)
         usage = self._usage_record(turn, completion)
-        if not completion.content.strip():
-            self._metrics.failed("empty_answer")
-            await self._store.record_usage(usage)
-            await turn.sink.deliver(Reply(self._t(turn.lang, "answer_empty"), is_error=True))
+        if not completion.content.strip():  # every model of the chain answered nothing
+            self._metrics.failed(EMPTY_ANSWER)
+            await self._store.record_usage(
+                replace(usage, status=RequestStatus.ERROR, error_kind=EMPTY_ANSWER)
+            )
+            text = f"{self._t(turn.lang, 'answer_empty')}\n{self._t(turn.lang, 'error.kept')}"
+            await turn.sink.deliver(Reply(text, is_error=True))
             return
         notices = list(outcome.notices)
         if completion.finish_reason == "length":

@@ -7,6 +7,9 @@ the attempt that answered. ``fallback_used`` is true when any attempt failed, a 
 chain was tried, or OpenRouter's own ``models`` fallback served a later model of the chain (a
 served id that is merely a dated or routed variant of the requested one does not count).
 
+An answer without content (only whitespace, or only reasoning) counts as a failure while
+another model can still be tried; when none can, the last empty answer is the ``Completion``.
+
 If an attempt fails after it yielded deltas (content or reasoning), a ``Restarted`` event precedes
 the next model's answer and everything shown so far must be discarded; before any delta, the
 fallback is silent.
@@ -131,10 +134,17 @@ class OpenRouterClient:
                         yield delta
             except LLMError as exc:
                 error = exc
+            empty = error is None and not attempt.assembler.content.strip()
+            if empty:  # another model may answer; the last empty answer is the completion
+                error = malformed("the answer is empty", model=attempt.model)
             if error is None:
                 yield self._complete(request, step.index, attempt, timing, plan.attempts)
                 return
-            step = self._after_failure(request, step.index, attempt, error, plan, timing)
+            index = step.index
+            step = self._after_failure(request, index, attempt, error, plan, timing)
+            if step is None and empty:
+                yield self._complete(request, index, attempt, timing, plan.attempts)
+                return
             if step is None:
                 raise error
             if attempt.yielded:
