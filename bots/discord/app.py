@@ -4,6 +4,7 @@ commands registered (and translated) on start-up, and a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from bots.discord.catchup import CatchUp
 from bots.discord.handler import DiscordHandler, DiscordOptions
 from bots.discord.render import DiscordRenderer
 from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
-from bots.discord.sink import QUIET
+from bots.discord.sink import QUIET, DeliveryRetry
 from bots.download import Downloader
 from core.access import DISCORD, AccessPolicy
 from core.app import Core
@@ -240,6 +241,10 @@ class DiscordBot:
                 image_max_bytes=core.config.max_image_bytes,
             ),
             downloader=self._downloader,
+            delivery=DeliveryRetry(
+                seconds=settings.discord_delivery_retry_seconds,
+                failed=functools.partial(core.metrics.delivery_failed, DISCORD),
+            ),
         )
         self.client = ChatrelayClient(
             handler=self._handler,

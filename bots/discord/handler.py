@@ -21,7 +21,7 @@ from bots.discord.inbound import (
     user_party,
 )
 from bots.discord.render import DiscordRenderer
-from bots.discord.sink import ChannelSink, InteractionSink
+from bots.discord.sink import ChannelSink, DeliveryRetry, InteractionSink
 from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
 from core.access import AccessPolicy
@@ -59,8 +59,10 @@ class DiscordHandler:
         clock: Clock,
         options: DiscordOptions,
         downloader: Downloader,
+        delivery: DeliveryRetry | None = None,
     ) -> None:
         self._service = service
+        self._delivery = delivery or DeliveryRetry()
         self._t = translator
         self._default_language = default_language
         self._access = access
@@ -119,6 +121,7 @@ class DiscordHandler:
                 renderer=self._renderer,
                 clock=self._clock,
                 interval=self._options.edit_interval,
+                delivery=self._delivery,
             )
             if not self._allowed(message.author, message.channel, message.guild):
                 await self._refuse_message(message, sink)
@@ -236,6 +239,7 @@ class DiscordHandler:
             renderer=self._renderer,
             clock=self._clock,
             interval=self._options.edit_interval,
+            delivery=self._delivery,
         )
         await self._service.handle(incoming, sink)
 
@@ -276,6 +280,7 @@ class DiscordHandler:
             renderer=self._renderer,
             clock=self._clock,
             interval=self._options.edit_interval,
+            delivery=self._delivery,
         )
         await self._service.handle(incoming, sink)
 

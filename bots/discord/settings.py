@@ -36,6 +36,7 @@ class DiscordSettings(BaseSettings):
     discord_text_file_max_kb: int = Field(default=100, ge=0)
     discord_shutdown_grace: float = Field(default=8.0, ge=0)
     discord_catch_up_minutes: float = Field(default=60.0, ge=0)
+    discord_delivery_retry_seconds: float = Field(default=3600.0, ge=0)
 
     _lists = field_validator(
         "discord_guild_ids",

@@ -1,28 +1,133 @@
 """The answer to one Discord message or slash command: one message edited as the answer grows
 (with a "still writing" marker), then the final messages, split to Discord's limits and always
-delivered whole."""
+delivered whole.
+
+Delivery while Discord is down: drafts are best effort (a failed one stops the drafts of that
+answer). The final answer, part by part, is retried with exponential backoff plus jitter (a rate
+limit longer than discord.py waits itself is waited out as Discord asks) for up to
+``DeliveryRetry.seconds``; then it is given up with one ERROR line and
+``chatrelay_deliveries_failed_total{platform="discord"}``. discord.py itself retries 500, 502,
+504 and 524 a few times (5 tries) and waits out short 429s before any of this.
+
+Only what cannot make a second copy is retried:
+
+- an answer Discord gave (5xx, 503 included, and 429): it did not act on the request;
+- a connection that could not be made (refused, DNS, connect timeout): nothing was sent;
+- anything at all for an *edit* (the streamed message, or a slash command's deferred
+  response): a PATCH with the same content twice leaves one message.
+
+A *new* message (a channel message or a follow-up) whose request went out but whose answer never
+came (a read timeout, a connection dropped or reset mid-request) may have been posted. It is not
+re-sent; the ERROR line says the outcome is unknown, and the remaining parts are still delivered.
+(Channel messages could carry a ``nonce`` with ``enforce_nonce``, which Discord deduplicates for a
+few minutes; not used yet.)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+import aiohttp
 import discord
 
 from bots.discord.render import DiscordMessage, DiscordRenderer
+from core.errors import InfrastructureError
 from core.ports import Clock, FloodWait, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.discord")
 
-MAX_FINAL_ATTEMPTS = 6
+DEFAULT_DELIVERY_RETRY_SECONDS = 3600.0
+FIRST_BACKOFF = 1.0  # seconds before the first retry of a failed final message; doubles after
+MAX_BACKOFF = 60.0  # ... up to this
 TYPING_DELAY = 0.5  # answers that show within half a second need no "typing"
 DRAFT_EDIT_WAIT = 3.0  # seconds an intermediate edit may take before it is given up
 # The bot never pings anyone with what a model wrote (no @everyone, no roles, no users).
 QUIET = discord.AllowedMentions.none()
 EMBED_COLOUR = discord.Colour.blurple()
+
+
+def _no_count() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRetry:
+    """How long a final answer is retried while Discord can't take it (``seconds``), what
+    counts a give-up (``failed``: the Prometheus counter) and the jitter source (0 <= x < 1)."""
+
+    seconds: float = DEFAULT_DELIVERY_RETRY_SECONDS
+    failed: Callable[[], None] = _no_count
+    jitter: Callable[[], float] = field(
+        default_factory=lambda: random.Random().random  # noqa: S311 - jitter, not a secret
+    )
+
+
+class Backoff:
+    """The waits between attempts at one final answer: 1, 2, 4 … 60 s, each between half and
+    all of that (jitter, so many channels don't retry in step), within ``retry.seconds`` of the
+    first attempt."""
+
+    def __init__(self, clock: Clock, retry: DeliveryRetry) -> None:
+        self._clock = clock
+        self._retry = retry
+        self._start = clock.monotonic()
+        self._failures = 0
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock.monotonic() - self._start
+
+    @property
+    def retrying(self) -> bool:
+        """A retry has been waited for since the last success."""
+        return self._failures > 0
+
+    def succeeded(self) -> None:
+        self._failures = 0
+
+    async def wait(self, retry_after: float | None = None) -> bool:
+        """Sleep until the next attempt (``retry_after`` when Discord named it); False,
+        without sleeping, when that would pass the bound."""
+        if retry_after is not None:
+            delay = retry_after * (1 + 0.1 * self._retry.jitter())
+        else:
+            step = min(MAX_BACKOFF, FIRST_BACKOFF * 2**self._failures)
+            delay = step * (0.5 + 0.5 * self._retry.jitter())
+        self._failures += 1
+        remaining = self._retry.seconds - self.elapsed
+        if remaining <= 0 or (retry_after is not None and retry_after > remaining):
+            return False
+        await self._clock.sleep(min(delay, remaining))
+        return True
+
+
+class Undelivered(InfrastructureError):
+    """A part of the final answer that did not arrive (or may not have): ``uncertain`` when
+    its request may have been carried out."""
+
+    def __init__(self, last: Exception, *, uncertain: bool = False) -> None:
+        super().__init__(str(last))
+        self.last = last
+        self.uncertain = uncertain
+
+
+# Raised by aiohttp when the request never left: the connection was not made.
+UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# Discord did not act on the request: it said so (5xx), or the request never left.
+NOT_CARRIED_OUT = (discord.DiscordServerError, *UNSENT)
+# Raised when the request may have reached Discord but no answer came back.
+UNANSWERED = (aiohttp.ClientError, TimeoutError)
+
+
+def described(error: Exception) -> str:
+    """The error for a log line: its class and the start of its message (never a request)."""
+    return f"{error.__class__.__name__}: {str(error)[:200]}"
 
 
 def files_of(message: DiscordMessage) -> list[discord.File]:
@@ -39,9 +144,17 @@ def body_of(message: DiscordMessage) -> tuple[str | None, discord.Embed | None]:
 class _Sink(ABC):
     """What channel and interaction answers share: rendering, drafts, flood handling."""
 
-    def __init__(self, *, renderer: DiscordRenderer, clock: Clock, interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        renderer: DiscordRenderer,
+        clock: Clock,
+        interval: float,
+        delivery: DeliveryRetry | None = None,
+    ) -> None:
         self._renderer = renderer
         self._clock = clock
+        self._delivery = delivery or DeliveryRetry()
         self._limits = SinkLimits(
             max_message_chars=2000,
             min_draft_interval=interval,
@@ -88,35 +201,75 @@ class _Sink(ABC):
             )
         live, self._live, self._live_content = self._live, None, None
         sent: list[str] = []
+        backoff = Backoff(self._clock, self._delivery)
         try:
             for index, part in enumerate(parts):
-                message = await self._final(part, live if index == 0 else None, first=index == 0)
+                target = live if index == 0 else None
+                try:
+                    message = await self._final(part, target, backoff, first=index == 0)
+                except Undelivered as error:
+                    self._report(error, backoff)
+                    if not error.uncertain:
+                        break  # Discord stayed down: the rest would only wait again
+                    continue
+                backoff.succeeded()
                 if message is not None:
                     sent.append(str(message.id))
         except discord.Forbidden as error:
             log.warning("cannot write to the channel", extra={"reason": error.text})
         return sent
 
+    def _report(self, error: Undelivered, backoff: Backoff) -> None:
+        """The one ERROR line of a part given up (no text, no token) and the counter."""
+        self._delivery.failed()
+        extra = {
+            "chat": self._chat_id(),
+            "tried_seconds": round(backoff.elapsed, 1),
+            "error": described(error.last),
+        }
+        if error.uncertain:
+            log.error(
+                "answer part may not have arrived; not re-sent (a copy is worse)", extra=extra
+            )
+        else:
+            log.error("answer not delivered: Discord stayed unreachable", extra=extra)
+
     async def _final(
-        self, part: DiscordMessage, live: discord.Message | None, *, first: bool
+        self, part: DiscordMessage, live: discord.Message | None, backoff: Backoff, *, first: bool
     ) -> discord.Message | None:
-        """One part of the final answer. discord.py retries 5xx itself; a rate limit longer
-        than it waits is waited out here, and a streamed message deleted meanwhile is replaced."""
-        for attempt in range(1, MAX_FINAL_ATTEMPTS + 1):
+        """One part of the final answer, retried while safe (see the module docstring) within
+        the backoff's bound; a streamed message deleted meanwhile is replaced. Raises
+        ``Undelivered`` when it gives up."""
+        while True:
+            idempotent = live is not None or self._edits_next()
             try:
                 if live is not None:
                     return await self._replace(live, part)
                 return await self._post(part, first=first)
             except discord.RateLimited as error:
-                if attempt == MAX_FINAL_ATTEMPTS:
-                    raise
-                await self._clock.sleep(error.retry_after)
+                if not await backoff.wait(error.retry_after):
+                    raise Undelivered(error) from error
             except discord.NotFound:
                 if live is None:
                     raise
                 log.info("the streamed message is gone; the answer is sent anew")
                 live = None
-        raise AssertionError("unreachable")
+            except (discord.DiscordServerError, *UNANSWERED) as error:
+                if not (idempotent or isinstance(error, NOT_CARRIED_OUT)):
+                    raise Undelivered(error, uncertain=True) from error
+                # one WARNING per outage, the attempts after it at INFO
+                level = logging.INFO if backoff.retrying else logging.WARNING
+                log.log(level, "sending the answer failed; retrying", extra={"reason": str(error)})
+                if not await backoff.wait():
+                    raise Undelivered(error) from error
+
+    def _edits_next(self) -> bool:
+        """Whether ``_post`` would edit a message rather than create one."""
+        return False
+
+    @abstractmethod
+    def _chat_id(self) -> int | None:
+        """The channel answered, for logs."""
 
     @abstractmethod
     async def _show(self, content: str) -> None:
@@ -142,10 +295,15 @@ class ChannelSink(_Sink):
         renderer: DiscordRenderer,
         clock: Clock,
         interval: float,
+        delivery: DeliveryRetry | None = None,
     ) -> None:
-        super().__init__(renderer=renderer, clock=clock, interval=interval)
+        super().__init__(renderer=renderer, clock=clock, interval=interval, delivery=delivery)
         self._channel = channel
         self._reply_to = reply_to
+
+    def _chat_id(self) -> int | None:
+        channel = self._channel
+        return channel.id if isinstance(channel, discord.abc.Snowflake) else None
 
     async def show_typing(self) -> None:
         try:
@@ -190,11 +348,18 @@ class InteractionSink(_Sink):
         clock: Clock,
         interval: float,
         ephemeral: bool = False,
+        delivery: DeliveryRetry | None = None,
     ) -> None:
-        super().__init__(renderer=renderer, clock=clock, interval=interval)
+        super().__init__(renderer=renderer, clock=clock, interval=interval, delivery=delivery)
         self._interaction = interaction
         self._ephemeral = ephemeral
         self._original_used = False
+
+    def _chat_id(self) -> int | None:
+        return self._interaction.channel_id
+
+    def _edits_next(self) -> bool:
+        return not self._original_used
 
     async def show_typing(self) -> None:
         return None  # the deferred response already shows "… is thinking"
@@ -208,10 +373,11 @@ class InteractionSink(_Sink):
     async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
         content, embed = body_of(part)
         if not self._original_used:
-            self._original_used = True
-            return await self._interaction.edit_original_response(
+            message = await self._interaction.edit_original_response(
                 content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
             )
+            self._original_used = True  # only now: a failed edit is retried as an edit
+            return message
         if embed is not None:
             return await self._interaction.followup.send(
                 embed=embed, files=files_of(part), ephemeral=self._ephemeral, wait=True

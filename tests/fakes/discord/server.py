@@ -136,6 +136,7 @@ class ServerCore:
         self.gateway_down = False  # new gateway connections are refused (503) while set
         self.gateway_refusals = 0
         self._scripted: dict[str, deque[DiscordError | Verdict]] = {}
+        self._outages: dict[str, tuple[int, str, bool]] = {}  # route -> status, message, drop
         self._cond = asyncio.Condition()
         self._ids = itertools.count()
         self._last_snowflake = 0
@@ -296,6 +297,9 @@ class ServerCore:
         template, body, status, error_code = path, None, 200, None
         headers: dict[str, str] = {}
         answer: Any = None
+        broken = await self._outage(request, method, path)
+        if broken is not None:
+            return broken
         try:
             matched = self._match(method, path)
             if matched is None:
@@ -363,6 +367,48 @@ class ServerCore:
         """Answer the next ``times`` requests of ``route`` with a 429 (``retry_after`` seconds)."""
         verdict = refusal(retry_after, is_global=is_global, scope=scope)
         self._scripted.setdefault(route, deque()).extend([verdict] * times)
+
+    def break_route(
+        self,
+        route: str,
+        status: int = 503,
+        message: str = "Service Unavailable",
+        *,
+        disconnect: bool = False,
+    ) -> None:
+        """Every request of ``route`` ("PATCH /channels/{channel_id}/messages/{message_id}")
+        fails until ``repair_route(route)``: with this error (no rate-limit headers, as from
+        Discord's edge), or with the connection dropped after the request arrived
+        (``disconnect``). Either way the request is not carried out."""
+        self._outages[route] = (status, message, disconnect)
+
+    def repair_route(self, route: str) -> None:
+        """``route`` works again."""
+        self._outages.pop(route, None)
+
+    async def _outage(self, request: web.Request, method: str, path: str) -> web.Response | None:
+        """The answer to a request of a broken route (recorded, status 0 when dropped)."""
+        if not self._outages:
+            return None
+        try:
+            matched = self._match(method, path)
+        except DiscordError:
+            return None  # answered as usual (405)
+        if matched is None:
+            return None
+        template = matched[0].template
+        outage = self._outages.get(f"{method} {template}")
+        if outage is None:
+            return None
+        status, message, disconnect = outage
+        body, _files = await self._read(request)
+        if self.record:
+            route = f"{method} {template}"
+            self.calls.append(Call(method, path, route, 0 if disconnect else status, body, {}))
+        await self.notify()
+        if disconnect and request.transport is not None:
+            request.transport.close()
+        return self._response(DiscordError(status, 0, message).body(), status)
 
     def calls_to(self, route: str) -> list[Call]:
         """Recorded calls of one route template, e.g. ``"POST /channels/{channel_id}/typing"``."""
