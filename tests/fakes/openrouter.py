@@ -201,10 +201,12 @@ class Hang:
 
 @dataclass(frozen=True)
 class Disconnect:
-    """Stream ``after_chunks`` content chunks, then drop the connection."""
+    """Stream ``after_chunks`` content chunks, then drop the connection. ``before_headers``:
+    drop it before sending anything (a reset by the edge or a proxy in between)."""
 
     after_chunks: int = 1
     answer: Answer = field(default_factory=Answer)
+    before_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -598,6 +600,10 @@ class FakeOpenRouter:
         if isinstance(scenario, RawReply):
             headers = {"Content-Type": scenario.content_type}
             return web.Response(status=scenario.status, text=scenario.body, headers=headers)
+        if isinstance(scenario, Disconnect) and scenario.before_headers:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=502)  # never sent: the connection is gone
         streaming = bool(body.get("stream"))
         if _silent_before_headers(scenario, streaming):
             await asyncio.sleep(scenario.seconds)
