@@ -17,6 +17,8 @@ from bots.telegram.render import utf16_len
 # Telegram apps cut text longer than 4096 UTF-16 code units into several messages, each close
 # to the limit; a part at least this long may be followed by more.
 SPLIT_PART_MIN = 3500
+# PTB's semaphore, taken before an update can wait for its chat, is not the limit here.
+UNBOUNDED = 2**31 - 1
 
 
 def _message(update: object) -> Message | None:
@@ -96,10 +98,18 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     Order within a chat is the order in which updates arrive here (PTB hands them over in
     ``update_id`` order). The core also serialises per chat; this layer keeps the adapter's own
     work (downloads, merging split messages) in order too.
+
+    At most ``max_concurrent_updates`` updates are worked on at once, and an update waiting for
+    its chat's previous one holds no slot: PTB's own semaphore is taken before
+    ``do_process_update`` (in the final ``process_update``), so it is left unbounded here and
+    the slot is taken once the chat's turn has come. One busy group can't stall other chats.
     """
 
     def __init__(self, max_concurrent_updates: int, splits: SplitMessages) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(UNBOUNDED)
+        if max_concurrent_updates < 1:
+            raise ValueError("max_concurrent_updates must be at least 1")
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._splits = splits
         self._tails: dict[int, asyncio.Future[None]] = {}
 
@@ -118,7 +128,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 await self._splits.collect(message)
             if previous is not None:
                 await asyncio.shield(previous)
-            await coroutine
+            async with self._slots:
+                await coroutine
         finally:
             done.set_result(None)
             if self._tails.get(key) is done:
