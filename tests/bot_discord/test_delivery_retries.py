@@ -30,6 +30,7 @@ CoreFactory = Callable[..., AbstractAsyncContextManager[Core]]
 
 CREATE = "POST /channels/{channel_id}/messages"
 EDIT = "PATCH /channels/{channel_id}/messages/{message_id}"
+ORIGINAL = "PATCH /webhooks/{application_id}/{token}/messages/@original"
 PARAGRAPH = "Line of the long answer, number {i:03d}, with some words to fill it up nicely."
 LONG = "\n\n".join(PARAGRAPH.format(i=i) for i in range(40))  # about 3,200 characters: 2 parts
 
@@ -183,3 +184,22 @@ async def test_a_new_message_whose_connection_dropped_mid_request_is_not_sent_tw
     assert failures(core) == 1
     [line] = gave_up(caplog)
     assert "may not have arrived" in line.getMessage()
+
+
+async def test_a_slash_command_answer_whose_edit_dropped_is_retried_as_the_same_edit(
+    world: World, running_bot: BotFactory, clock: ScaledClock
+) -> None:
+    """A slash command's answer replaces its "thinking…" response (an edit): when that edit's
+    connection drops, it is tried again as the same edit, never as a follow-up message."""
+    fake = world.fake
+    dm = fake.dm_channel(world.alice)
+    fake.break_route(ORIGINAL, disconnect=True)
+    async with running_bot():
+        interaction = await fake.user_runs_command(dm, world.alice, "ask", {"prompt": "hi"})
+        await fake.wait_for(lambda: any(c.route == ORIGINAL for c in fake.calls))
+        await clock.sleep(60)
+        fake.repair_route(ORIGINAL)
+        await fake.wait_for(lambda: interaction.original and interaction.original.content)
+    assert interaction.original is not None
+    assert interaction.original.content == "Echo: hi"
+    assert interaction.followups == []
