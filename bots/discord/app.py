@@ -23,8 +23,9 @@ from bots.discord.catchup import CatchUp
 from bots.discord.handler import DiscordHandler, DiscordOptions
 from bots.discord.render import DiscordRenderer
 from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
-from bots.discord.sink import QUIET, DeliveryRetry
+from bots.discord.sink import QUIET
 from bots.download import Downloader
+from bots.retry import DeliveryRetry
 from core.access import DISCORD, AccessPolicy
 from core.app import Core
 from core.domain import Language

@@ -21,9 +21,10 @@ from bots.discord.inbound import (
     user_party,
 )
 from bots.discord.render import DiscordRenderer
-from bots.discord.sink import ChannelSink, DeliveryRetry, InteractionSink
+from bots.discord.sink import ChannelSink, InteractionSink
 from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
+from bots.retry import DeliveryRetry
 from core.access import AccessPolicy
 from core.commands import parse_command
 from core.domain import Author, ImageInput, IncomingMessage, Language

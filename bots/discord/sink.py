@@ -28,83 +28,24 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import aiohttp
 import discord
 
 from bots.discord.render import DiscordMessage, DiscordRenderer
+from bots.retry import Backoff, DeliveryRetry
 from core.errors import InfrastructureError
 from core.ports import Clock, FloodWait, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.discord")
 
-DEFAULT_DELIVERY_RETRY_SECONDS = 3600.0
-FIRST_BACKOFF = 1.0  # seconds before the first retry of a failed final message; doubles after
-MAX_BACKOFF = 60.0  # ... up to this
 TYPING_DELAY = 0.5  # answers that show within half a second need no "typing"
 DRAFT_EDIT_WAIT = 3.0  # seconds an intermediate edit may take before it is given up
 # The bot never pings anyone with what a model wrote (no @everyone, no roles, no users).
 QUIET = discord.AllowedMentions.none()
 EMBED_COLOUR = discord.Colour.blurple()
-
-
-def _no_count() -> None:
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRetry:
-    """How long a final answer is retried while Discord can't take it (``seconds``), what
-    counts a give-up (``failed``: the Prometheus counter) and the jitter source (0 <= x < 1)."""
-
-    seconds: float = DEFAULT_DELIVERY_RETRY_SECONDS
-    failed: Callable[[], None] = _no_count
-    jitter: Callable[[], float] = field(
-        default_factory=lambda: random.Random().random  # noqa: S311 - jitter, not a secret
-    )
-
-
-class Backoff:
-    """The waits between attempts at one final answer: 1, 2, 4 … 60 s, each between half and
-    all of that (jitter, so many channels don't retry in step), within ``retry.seconds`` of the
-    first attempt."""
-
-    def __init__(self, clock: Clock, retry: DeliveryRetry) -> None:
-        self._clock = clock
-        self._retry = retry
-        self._start = clock.monotonic()
-        self._failures = 0
-
-    @property
-    def elapsed(self) -> float:
-        return self._clock.monotonic() - self._start
-
-    @property
-    def retrying(self) -> bool:
-        """A retry has been waited for since the last success."""
-        return self._failures > 0
-
-    def succeeded(self) -> None:
-        self._failures = 0
-
-    async def wait(self, retry_after: float | None = None) -> bool:
-        """Sleep until the next attempt (``retry_after`` when Discord named it); False,
-        without sleeping, when that would pass the bound."""
-        if retry_after is not None:
-            delay = retry_after * (1 + 0.1 * self._retry.jitter())
-        else:
-            step = min(MAX_BACKOFF, FIRST_BACKOFF * 2**self._failures)
-            delay = step * (0.5 + 0.5 * self._retry.jitter())
-        self._failures += 1
-        remaining = self._retry.seconds - self.elapsed
-        if remaining <= 0 or (retry_after is not None and retry_after > remaining):
-            return False
-        await self._clock.sleep(min(delay, remaining))
-        return True
 
 
 class Undelivered(InfrastructureError):

@@ -13,10 +13,10 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from bots.download import Downloader
 from bots.refusals import RecentRefusals
+from bots.retry import DeliveryRetry
 from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
-from bots.telegram.sink import DeliveryRetry
 from bots.telegram.transport import AiohttpRequest, Outcomes
 from bots.telegram.updates import ChatOrderedProcessor, SplitMessages
 from core.access import TELEGRAM, AccessPolicy

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
+from bots.retry import DeliveryRetry
 from bots.telegram.inbound import (
     BotIdentity,
     Content,
@@ -25,7 +26,7 @@ from bots.telegram.inbound import (
     party_of_user,
 )
 from bots.telegram.render import Renderer
-from bots.telegram.sink import DeliveryRetry, StreamMode, TelegramSink
+from bots.telegram.sink import StreamMode, TelegramSink
 from bots.telegram.updates import SplitMessages
 from core.access import AccessPolicy, Party
 from core.commands import parse_command
