@@ -29,7 +29,8 @@ import asyncio
 import io
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import aiohttp
 import discord
@@ -45,7 +46,16 @@ TYPING_DELAY = 0.5  # answers that show within half a second need no "typing"
 DRAFT_EDIT_WAIT = 3.0  # seconds an intermediate edit may take before it is given up
 # The bot never pings anyone with what a model wrote (no @everyone, no roles, no users).
 QUIET = discord.AllowedMentions.none()
+TOKEN_SECONDS = 14 * 60.0  # an interaction token lasts 15 minutes; keep one to spare
+INVALID_WEBHOOK_TOKEN = 50027
 EMBED_COLOUR = discord.Colour.blurple()
+
+
+class TokenExpired(Exception):
+    """A slash command's token is no longer valid (Discord's 50027): nothing was carried out."""
+
+    def __init__(self, cause: discord.HTTPException) -> None:
+        super().__init__(str(cause))
 
 
 class Undelivered(InfrastructureError):
@@ -190,6 +200,8 @@ class _Sink(ABC):
             except discord.RateLimited as error:
                 if not await backoff.wait(error.retry_after):
                     raise Undelivered(error) from error
+            except TokenExpired:
+                live = None  # not carried out: the same part goes to the channel at once
             except discord.NotFound:
                 if live is None:
                     raise
@@ -220,7 +232,7 @@ class _Sink(ABC):
     async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
         """Send one part of the final answer as a new message."""
 
-    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message:
+    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message | None:
         content, embed = body_of(part)
         return await live.edit(content=content, embed=embed, attachments=files_of(part))
 
@@ -279,7 +291,13 @@ class ChannelSink(_Sink):
 
 class InteractionSink(_Sink):
     """Answers a slash command that was deferred ("thinking…"): the answer replaces the
-    deferred response, the rest follows as follow-up messages."""
+    deferred response, the rest follows as follow-up messages.
+
+    An interaction's token lasts 15 minutes. An answer that outlives it (a slow reasoning model,
+    a long queue, Discord down for a while) is posted in the channel instead, as a normal message
+    that mentions the user (the only ping the bot ever sends); drafts stop then. Expiry is known
+    from the time the command was deferred (with a minute to spare), or from Discord's "Invalid
+    Webhook Token" (50027)."""
 
     def __init__(
         self,
@@ -295,23 +313,41 @@ class InteractionSink(_Sink):
         self._interaction = interaction
         self._ephemeral = ephemeral
         self._original_used = False
+        self._deferred_at = clock.monotonic()
+        self._token_dead = False
+        self._user_told = False  # the first message in the channel mentions the user
 
     def _chat_id(self) -> int | None:
         return self._interaction.channel_id
 
     def _edits_next(self) -> bool:
-        return not self._original_used
+        return not self._original_used and not self._expired()
+
+    def _expired(self) -> bool:
+        return self._token_dead or self._clock.monotonic() - self._deferred_at > TOKEN_SECONDS
 
     async def show_typing(self) -> None:
         return None  # the deferred response already shows "… is thinking"
 
     async def _show(self, content: str) -> None:
-        self._live = await self._interaction.edit_original_response(
-            content=content, allowed_mentions=QUIET
-        )
+        if self._expired():
+            return  # no drafts without the token: the final answer goes to the channel
+        try:
+            with self._token_watch():
+                self._live = await self._interaction.edit_original_response(
+                    content=content, allowed_mentions=QUIET
+                )
+        except TokenExpired:
+            return  # known now: the final answer goes to the channel
         self._original_used = True
 
     async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
+        if self._expired():
+            return await self._to_channel(part)
+        with self._token_watch():
+            return await self._by_token(part)
+
+    async def _by_token(self, part: DiscordMessage) -> discord.Message | None:
         content, embed = body_of(part)
         if not self._original_used:
             message = await self._interaction.edit_original_response(
@@ -331,8 +367,45 @@ class InteractionSink(_Sink):
             wait=True,
         )
 
-    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message:
+    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message | None:
+        if self._expired():
+            return await self._to_channel(part)
         content, embed = body_of(part)
-        return await self._interaction.edit_original_response(
-            content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
+        with self._token_watch():
+            return await self._interaction.edit_original_response(
+                content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
+            )
+
+    async def _to_channel(self, part: DiscordMessage) -> discord.Message | None:
+        """A part of an answer that outlived the token, as a normal message in the channel."""
+        channel = self._interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("the command's token expired and its channel can't be written to")
+            return None
+        content, embed = body_of(part)
+        mentions = QUIET
+        if not self._user_told:
+            user = self._interaction.user
+            content = f"{user.mention} {content}"[:2000]
+            mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
+        message = await channel.send(
+            content,
+            embeds=[embed] if embed else [],
+            files=files_of(part),
+            allowed_mentions=mentions,
         )
+        self._user_told = True
+        return message
+
+    @contextmanager
+    def _token_watch(self) -> Iterator[None]:
+        """Remember that Discord says the token is no longer valid; the part is then retried
+        (it was not carried out) and goes to the channel."""
+        try:
+            yield
+        except discord.HTTPException as error:
+            if error.code == INVALID_WEBHOOK_TOKEN:
+                self._token_dead = True
+                log.info("the command's token expired; the answer goes to the channel")
+                raise TokenExpired(error) from error
+            raise
