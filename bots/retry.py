@@ -3,10 +3,12 @@ counter and the jittered exponential backoff, shared by the Telegram and Discord
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.errors import InfrastructureError
 from core.ports import Clock
 
 DEFAULT_DELIVERY_RETRY_SECONDS = 3600.0
@@ -67,3 +69,41 @@ class Backoff:
             return False
         await self._clock.sleep(min(delay, remaining))
         return True
+
+
+class Undelivered(InfrastructureError):
+    """A part of the final answer that did not arrive (or may not have): ``uncertain`` when
+    its request may have been carried out."""
+
+    def __init__(self, last: Exception, *, uncertain: bool = False) -> None:
+        super().__init__(str(last))
+        self.last = last
+        self.uncertain = uncertain
+
+
+def described(error: Exception) -> str:
+    """The error for a log line: its class and the start of its message (never a request)."""
+    return f"{error.__class__.__name__}: {str(error)[:200]}"
+
+
+def report_undelivered(
+    error: Undelivered,
+    backoff: Backoff,
+    retry: DeliveryRetry,
+    *,
+    chat: int | None,
+    platform: str,
+    log: logging.Logger,
+) -> None:
+    """The one ERROR line of a part given up (no text, no token), on the platform's logger,
+    and the counter."""
+    retry.failed()
+    extra = {
+        "chat": chat,
+        "tried_seconds": round(backoff.elapsed, 1),
+        "error": described(error.last),
+    }
+    if error.uncertain:
+        log.error("answer part may not have arrived; not re-sent (a copy is worse)", extra=extra)
+    else:
+        log.error(f"answer not delivered: {platform} stayed unreachable", extra=extra)

@@ -36,8 +36,7 @@ import aiohttp
 import discord
 
 from bots.discord.render import DiscordMessage, DiscordRenderer
-from bots.retry import Backoff, DeliveryRetry
-from core.errors import InfrastructureError
+from bots.retry import Backoff, DeliveryRetry, Undelivered, report_undelivered
 from core.ports import Clock, FloodWait, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.discord")
@@ -58,27 +57,12 @@ class TokenExpired(Exception):
         super().__init__(str(cause))
 
 
-class Undelivered(InfrastructureError):
-    """A part of the final answer that did not arrive (or may not have): ``uncertain`` when
-    its request may have been carried out."""
-
-    def __init__(self, last: Exception, *, uncertain: bool = False) -> None:
-        super().__init__(str(last))
-        self.last = last
-        self.uncertain = uncertain
-
-
 # Raised by aiohttp when the request never left: the connection was not made.
 UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 # Discord did not act on the request: it said so (5xx), or the request never left.
 NOT_CARRIED_OUT = (discord.DiscordServerError, *UNSENT)
 # Raised when the request may have reached Discord but no answer came back.
 UNANSWERED = (aiohttp.ClientError, TimeoutError)
-
-
-def described(error: Exception) -> str:
-    """The error for a log line: its class and the start of its message (never a request)."""
-    return f"{error.__class__.__name__}: {str(error)[:200]}"
 
 
 def files_of(message: DiscordMessage) -> list[discord.File]:
@@ -171,19 +155,9 @@ class _Sink(ABC):
         return sent
 
     def _report(self, error: Undelivered, backoff: Backoff) -> None:
-        """The one ERROR line of a part given up (no text, no token) and the counter."""
-        self._delivery.failed()
-        extra = {
-            "chat": self._chat_id(),
-            "tried_seconds": round(backoff.elapsed, 1),
-            "error": described(error.last),
-        }
-        if error.uncertain:
-            log.error(
-                "answer part may not have arrived; not re-sent (a copy is worse)", extra=extra
-            )
-        else:
-            log.error("answer not delivered: Discord stayed unreachable", extra=extra)
+        report_undelivered(
+            error, backoff, self._delivery, chat=self._chat_id(), platform="Discord", log=log
+        )
 
     async def _final(
         self, part: DiscordMessage, live: discord.Message | None, backoff: Backoff, *, first: bool

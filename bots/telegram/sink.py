@@ -41,9 +41,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bots.retry import Backoff, DeliveryRetry
+from bots.retry import Backoff, DeliveryRetry, Undelivered, report_undelivered
 from bots.telegram.render import Renderer, TelegramText
-from core.errors import InfrastructureError
 from core.ports import Clock, FloodWait, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.telegram")
@@ -71,16 +70,6 @@ class Destination:
     reply_to: int | None = None
 
 
-class Undelivered(InfrastructureError):
-    """A part of the final answer that did not arrive (or may not have): ``uncertain`` when
-    its request may have been carried out."""
-
-    def __init__(self, last: Exception, *, uncertain: bool = False) -> None:
-        super().__init__(str(last))
-        self.last = last
-        self.uncertain = uncertain
-
-
 def surely_unsent(error: NetworkError) -> bool:
     """Telegram did not act on the request: it answered with an error status (PTB raises a
     NetworkError without an aiohttp cause), or the connection was never made."""
@@ -88,11 +77,6 @@ def surely_unsent(error: NetworkError) -> bool:
     if isinstance(error, TimedOut):
         return isinstance(cause, aiohttp.ConnectionTimeoutError)
     return cause is None or isinstance(cause, TelegramError | aiohttp.ClientConnectorError)
-
-
-def described(error: Exception) -> str:
-    """The error for a log line: its class and the start of its message (never a request)."""
-    return f"{error.__class__.__name__}: {str(error)[:200]}"
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -195,19 +179,9 @@ class TelegramSink:
         return sent
 
     def _report(self, error: Undelivered, backoff: Backoff) -> None:
-        """The one ERROR line of a part given up (no text, no token) and the counter."""
-        self._delivery.failed()
-        extra = {
-            "chat": self._to.chat_id,
-            "tried_seconds": round(backoff.elapsed, 1),
-            "error": described(error.last),
-        }
-        if error.uncertain:
-            log.error(
-                "answer part may not have arrived; not re-sent (a copy is worse)", extra=extra
-            )
-        else:
-            log.error("answer not delivered: Telegram stayed unreachable", extra=extra)
+        report_undelivered(
+            error, backoff, self._delivery, chat=self._to.chat_id, platform="Telegram", log=log
+        )
 
     # ---- drafts and the live message
 

@@ -39,7 +39,6 @@ async def bot_with_health(
         openrouter_api_key=API_KEY,
         openrouter_base_url=openrouter.base_url,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-        llm_requests_per_minute=0,
     )
     discord_settings = DiscordSettings(  # type: ignore[call-arg]
         _env_file=None,

@@ -39,7 +39,6 @@ async def bot_with_health(
         openrouter_api_key=API_KEY,
         openrouter_base_url=openrouter.base_url,
         database_url=database,
-        llm_requests_per_minute=0,
     )
     tg_settings = TelegramSettings(  # type: ignore[call-arg]
         _env_file=None, telegram_bot_token=TOKEN, telegram_base_url=f"{tg.base_url}/bot"
