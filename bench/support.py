@@ -30,7 +30,6 @@ async def fake_openrouter_process(
         sys.executable,
         "-m",
         "tests.fakes.openrouter",
-        "--no-limits",
         "--api-key",
         API_KEY,
         "--first-token-delay",

@@ -79,6 +79,31 @@ async def openrouter() -> AsyncIterator[FakeOpenRouter]:
         yield server
 
 
+def core_settings(openrouter: FakeOpenRouter, tmp_path: Path, **overrides: object) -> Settings:
+    """The core's settings for a bot test: the fake OpenRouter, a SQLite file, short timeouts."""
+    values: dict[str, object] = {
+        "openrouter_api_key": API_KEY,
+        "openrouter_base_url": openrouter.base_url,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "openrouter_first_token_timeout": 5.0,
+        "openrouter_idle_timeout": 5.0,
+        "openrouter_total_timeout": 30.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def bot_settings(fake: FakeDiscord, **overrides: object) -> DiscordSettings:
+    """Discord settings pointing the real discord.py at the fake."""
+    values: dict[str, object] = {
+        "discord_bot_token": fake.token,
+        "discord_api_base_url": f"{fake.base_url}/api/v10",
+        "discord_gateway_url": fake.gateway_url,
+        **overrides,
+    }
+    return DiscordSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def running_bot(
     fake: FakeDiscord, openrouter: FakeOpenRouter, clock: ScaledClock, tmp_path: Path
@@ -90,23 +115,8 @@ def running_bot(
     async def run(
         core: dict[str, object] | None = None, **overrides: object
     ) -> AsyncIterator[DiscordBot]:
-        values: dict[str, object] = {
-            "openrouter_api_key": API_KEY,
-            "openrouter_base_url": openrouter.base_url,
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-            "openrouter_first_token_timeout": 5.0,
-            "openrouter_idle_timeout": 5.0,
-            "openrouter_total_timeout": 30.0,
-            **(core or {}),
-        }
-        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-        discord_values: dict[str, object] = {
-            "discord_bot_token": fake.token,
-            "discord_api_base_url": f"{fake.base_url}/api/v10",
-            "discord_gateway_url": fake.gateway_url,
-            **overrides,
-        }
-        discord_settings = DiscordSettings(_env_file=None, **discord_values)  # type: ignore[call-arg]
+        settings = core_settings(openrouter, tmp_path, **(core or {}))
+        discord_settings = bot_settings(fake, **overrides)
         async with build_core(settings, clock=clock) as built:
             bot = DiscordBot(discord_settings, built, clock, guild_ready_timeout=0.01)
             await bot.start()

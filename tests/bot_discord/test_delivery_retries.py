@@ -17,14 +17,12 @@ from pathlib import Path
 import pytest
 
 from bots.discord.app import DiscordBot
-from bots.discord.settings import DiscordSettings
 from core.app import Core, build_core
-from core.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openrouter import Answer, FakeOpenRouter
 from tests.support.clock import ScaledClock
 
-from .conftest import API_KEY, BotFactory, World
+from .conftest import BotFactory, World, bot_settings, core_settings
 
 CoreFactory = Callable[..., AbstractAsyncContextManager[Core]]
 
@@ -55,19 +53,8 @@ def running_core(
 
     @asynccontextmanager
     async def run(**overrides: object) -> AsyncIterator[Core]:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            openrouter_api_key=API_KEY,
-            openrouter_base_url=openrouter.base_url,
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-        )
-        discord_settings = DiscordSettings(  # type: ignore[call-arg]
-            _env_file=None,
-            discord_bot_token=fake.token,
-            discord_api_base_url=f"{fake.base_url}/api/v10",
-            discord_gateway_url=fake.gateway_url,
-            **overrides,
-        )
+        settings = core_settings(openrouter, tmp_path)
+        discord_settings = bot_settings(fake, **overrides)
         async with build_core(settings, clock=clock) as core:
             bot = DiscordBot(discord_settings, core, clock, guild_ready_timeout=0.01)
             await bot.start()

@@ -11,15 +11,13 @@ from pathlib import Path
 import httpx
 
 from bots.discord.app import DiscordBot
-from bots.discord.settings import DiscordSettings
 from bots.health import HealthServer
 from core.app import build_core
-from core.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.support.clock import ScaledClock
 
-from .conftest import API_KEY, World
+from .conftest import World, bot_settings, core_settings
 
 
 def free_port() -> int:
@@ -34,18 +32,8 @@ async def bot_with_health(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The bot connected to the fake, with the health endpoint as ``chatrelay run`` serves it;
     yields a client for that endpoint."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        openrouter_api_key=API_KEY,
-        openrouter_base_url=openrouter.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-    )
-    discord_settings = DiscordSettings(  # type: ignore[call-arg]
-        _env_file=None,
-        discord_bot_token=fake.token,
-        discord_api_base_url=f"{fake.base_url}/api/v10",
-        discord_gateway_url=fake.gateway_url,
-    )
+    settings = core_settings(openrouter, tmp_path)
+    discord_settings = bot_settings(fake)
     port = free_port()
     async with build_core(settings, clock=clock) as core:
         bot = DiscordBot(discord_settings, core, clock, guild_ready_timeout=0.01)
