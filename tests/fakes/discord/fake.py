@@ -424,9 +424,12 @@ class FakeDiscord(ServerCore):
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[Message]:
-        """Wait until the bot has sent ``count`` messages in a channel; return them all."""
+        """Wait until the bot has sent ``count`` messages in a channel and the requests that
+        sent them are recorded in ``calls``; return them all."""
         cid = channel if isinstance(channel, int) else channel.id
-        await self.wait_for(lambda: len(self.sent[cid]) >= count, timeout)
+        await self.wait_for(
+            lambda: len(self.sent[cid]) >= count and self.requests_in_flight == 0, timeout
+        )
         return list(self.sent[cid])
 
     async def wait_for_response(

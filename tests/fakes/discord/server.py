@@ -137,6 +137,7 @@ class ServerCore:
         self.gateway_refusals = 0
         self._scripted: dict[str, deque[DiscordError | Verdict]] = {}
         self._outages: dict[str, tuple[int, str, bool]] = {}  # route -> status, message, drop
+        self.requests_in_flight = 0
         self._cond = asyncio.Condition()
         self._ids = itertools.count()
         self._last_snowflake = 0
@@ -293,13 +294,23 @@ class ServerCore:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         method = request.method
+        broken = await self._outage(request, method, path)
+        if broken is not None:
+            return broken
+        self.requests_in_flight += 1
+        try:
+            return await self._answer_rest(request, method, path)
+        finally:
+            self.requests_in_flight -= 1
+            await self.notify()
+
+    async def _answer_rest(
+        self, request: web.Request, method: str, path: str
+    ) -> web.StreamResponse:
         query = dict(request.query)
         template, body, status, error_code = path, None, 200, None
         headers: dict[str, str] = {}
         answer: Any = None
-        broken = await self._outage(request, method, path)
-        if broken is not None:
-            return broken
         try:
             matched = self._match(method, path)
             if matched is None:
