@@ -181,7 +181,7 @@ class Answerer:
             text = self._t(turn.lang, "queued", seconds=seconds)
         else:
             text = self._t(turn.lang, "queued.minutes", minutes=math.ceil(seconds / 60))
-        await turn.sink.deliver(Reply(text))
+        await turn.sink.deliver(Reply(text, transient=True))
         return True
 
     async def _finish(self, turn: Turn, outcome: StreamOutcome, show_reasoning: bool) -> None:

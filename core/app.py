@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.clock import SystemClock
 from core.config import ServiceConfig
 from core.i18n import Translator
+from core.inbox import Inbox, InboxSettings
 from core.llm.catalog import ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
 from core.llm.limits import LimitSettings, ModelLimits
@@ -22,6 +23,7 @@ from core.ports import Clock
 from core.service import ChatService
 from core.settings import Settings
 from core.storage.engine import create_engine
+from core.storage.inbox import SqlInbox
 from core.storage.migrate import upgrade_to_head
 from core.storage.store import SqlChatStore
 
@@ -39,6 +41,7 @@ class Core:
     engine: AsyncEngine
     http: httpx.AsyncClient
     metrics: Metrics
+    inbox: Inbox
 
 
 @asynccontextmanager
@@ -72,7 +75,8 @@ async def build_core(
             config=config,
             metrics=metrics,
         )
-        yield Core(service, store, llm, catalog, translator, config, engine, http, metrics)
+        inbox = Inbox(SqlInbox(store.database, clock), clock, metrics, inbox_settings(settings))
+        yield Core(service, store, llm, catalog, translator, config, engine, http, metrics, inbox)
     finally:
         if llm is not None:
             await llm.aclose()
@@ -90,4 +94,12 @@ def limit_settings(settings: Settings) -> LimitSettings:
         tokens_per_minute=settings.llm_tokens_per_minute,
         model_requests_per_minute=dict(settings.llm_model_requests_per_minute),
         queue_max_seconds=settings.llm_queue_max_seconds,
+    )
+
+
+def inbox_settings(settings: Settings) -> InboxSettings:
+    return InboxSettings(
+        lease_seconds=settings.inbox_lease_seconds,
+        max_concurrent=settings.max_concurrent_messages,
+        max_backlog=settings.inbox_max_backlog,
     )

@@ -344,3 +344,40 @@ class KeyInfo:
     is_free_tier: bool
     free_daily_limit: int | None
     free_daily_remaining: int | None
+
+
+class InboxState(StrEnum):
+    """Where a received message is: stored, being answered, answer written, answer delivered."""
+
+    RECEIVED = "received"
+    ANSWERING = "answering"
+    ANSWERED = "answered"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A message as an adapter hands it to the inbox on receipt: the chat it belongs to, the
+    platform's own id for it (a second receipt of the same id is ignored), and the adapter's
+    ``payload``: everything it needs to handle the message later, in another process too."""
+
+    chat: ChatRef
+    message_id: str
+    payload: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A stored, unfinished message claimed for handling. ``attempts`` counts the claims
+    (more than one: handling was interrupted before and is taken up again); ``reply`` is the
+    final answer once written; ``posted`` the platform ids of the messages created for it."""
+
+    id: int
+    chat: ChatRef
+    message_id: str
+    payload: JsonObject
+    state: InboxState
+    reply: JsonObject | None
+    posted: tuple[str, ...]
+    attempts: int
+    received_at: datetime

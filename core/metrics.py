@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.domain import Completion
@@ -62,6 +62,30 @@ class Metrics:
             "Expected waits in the client-side rate-limit queue (free-model limits)",
             buckets=QUEUE_BUCKETS, registry=r,
         )  # fmt: skip
+
+        self._unfinished = Gauge(
+            "chatrelay_inbox_unfinished",
+            "Messages received and not yet answered and delivered (this process's view)",
+            registry=r,
+        )
+        self._resumed = Counter(
+            "chatrelay_inbox_resumed",
+            "Messages whose handling was interrupted (a crash, a deploy) and taken up again",
+            registry=r,
+        )
+        self._abandoned = Counter(
+            "chatrelay_inbox_abandoned",
+            "Messages given up after their handling failed again and again", registry=r,
+        )  # fmt: skip
+
+    def inbox_unfinished(self, count: int) -> None:
+        self._unfinished.set(count)
+
+    def inbox_resumed(self) -> None:
+        self._resumed.inc()
+
+    def inbox_abandoned(self) -> None:
+        self._abandoned.inc()
 
     def message_received(self, platform: str) -> None:
         self._received.labels(platform).inc()

@@ -13,6 +13,9 @@ from core.domain import (
     ChatRef,
     ChatSettings,
     ChatState,
+    Envelope,
+    InboxEntry,
+    JsonObject,
     KeyInfo,
     LLMEvent,
     LLMRequest,
@@ -86,6 +89,14 @@ class ChatStore(Protocol):
         already stored for this chat (a duplicate delivery)."""
         ...
 
+    async def user_message_id(self, chat_id: int, platform_message_id: str) -> int | None:
+        """The stored user message with that platform id, if any."""
+        ...
+
+    async def answer_to(self, message_id: int) -> StoredMessage | None:
+        """The answer stored for a user message, if any."""
+        ...
+
     async def save_answer(self, message: NewAssistantMessage, usage: UsageRecord) -> int:
         """Store an answer and its usage row in one transaction; return the message id."""
         ...
@@ -130,6 +141,59 @@ class ChatStore(Protocol):
     async def chat_usage_since(self, chat_id: int, since: datetime) -> UsageTotals: ...
 
 
+class InboxStore(Protocol):
+    """The inbox's rows (see core.inbox): per-chat order, leases, and what an answer posted."""
+
+    @property
+    def single_process(self) -> bool:
+        """Only one process can use this database (SQLite): leases left by a process that died
+        may be taken over at once on start."""
+        ...
+
+    async def inbox_add(self, envelope: Envelope) -> bool:
+        """Store a received message; False when that message id was already stored."""
+        ...
+
+    async def inbox_claim(
+        self, chat: ChatRef, owner: str, lease_seconds: float
+    ) -> InboxEntry | None:
+        """Lease the chat's oldest unfinished message to ``owner``; None when there is none or
+        another owner holds it."""
+        ...
+
+    async def inbox_pending_chats(self, platforms: Sequence[str], limit: int) -> list[ChatRef]:
+        """Chats with unfinished messages, the longest waiting first."""
+        ...
+
+    async def inbox_following(self, entry: InboxEntry, limit: int) -> list[InboxEntry]:
+        """The chat's unfinished messages after ``entry``, in order."""
+        ...
+
+    async def inbox_answered(self, entry_id: int, reply: JsonObject) -> None: ...
+
+    async def inbox_posted(self, entry_id: int, posted: Sequence[str]) -> None: ...
+
+    async def inbox_finish(self, entry_ids: Sequence[int]) -> None: ...
+
+    async def inbox_renew(self, owner: str, lease_seconds: float) -> None: ...
+
+    async def inbox_release(self, owner: str | None) -> None: ...
+
+    async def inbox_unfinished(self) -> int: ...
+
+    async def inbox_purge(self, before: datetime) -> int: ...
+
+
+class Posts(Protocol):
+    """The platform messages created for one answer so far, kept across restarts: a sink that
+    is given some edits them instead of sending again, and records each one it creates."""
+
+    @property
+    def ids(self) -> Sequence[str]: ...
+
+    async def add(self, platform_id: str) -> None: ...
+
+
 class ChatSerializer(Protocol):
     """Runs the work of one chat one message at a time, in arrival order.
 
@@ -166,6 +230,7 @@ class Reply:
     is_error: bool = False
     reasoning_label: str = "Reasoning"
     card: bool = False  # a summary (like /stats) a platform may show as a card (an embed)
+    transient: bool = False  # a notice on the way (queued...), not the message's answer
 
 
 class FloodWait(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 from core.answer import Answerer, Turn
 from core.commands import Command, Commands, parse_command
@@ -17,10 +18,20 @@ from core.domain import (
     Language,
     NewUserMessage,
 )
-from core.errors import LLMError
+from core.errors import InfrastructureError, LLMError
 from core.i18n import Translator
+from core.inbox import Journal
 from core.metrics import CountedSink, Metrics
-from core.ports import ChatSerializer, ChatStore, Clock, LLMClient, ModelDirectory, Reply, ReplySink
+from core.ports import (
+    ChatSerializer,
+    ChatStore,
+    Clock,
+    LLMClient,
+    ModelDirectory,
+    Reply,
+    ReplySink,
+    SinkLimits,
+)
 from core.text import clean_text
 from core.tokens import estimate_image_tokens, estimate_message_tokens
 from core.user_limits import UserLimits
@@ -78,15 +89,22 @@ class ChatService:
             limits=self._limits,
         )
 
-    async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
+    async def handle(
+        self, message: IncomingMessage, sink: ReplySink, journal: Journal | None = None
+    ) -> None:
+        """Answer ``message``. With a ``journal`` (the message came through the inbox) the
+        final reply is kept in it before it is delivered, and a message whose handling was
+        interrupted is taken up where it stood: its stored answer is delivered as it is."""
         self._metrics.message_received(message.chat.platform)
-        sink = CountedSink(sink, self._metrics, message.chat.platform)
+        sink = self._sink(sink, message, journal)
         async with self._serializer.hold(message.chat):
             chat = await self._store.load_chat(message.chat)
             lang = self.language_for(chat, message)
             try:
                 await self._route(message, chat, lang, sink)
-            except Exception:
+            except Exception as error:
+                if journal is not None and isinstance(error, InfrastructureError):
+                    raise  # the inbox takes it up again once the database is back: no error
                 log.exception("message handling failed", extra={"chat": str(message.chat)})
                 self._metrics.failed("internal")
                 await sink.deliver(Reply(self._t(lang, "error.internal"), is_error=True))
@@ -98,6 +116,7 @@ class ChatService:
         key: str,
         *,
         what: str | None = None,
+        journal: Journal | None = None,
         **params: object,
     ) -> None:
         """Answer ``message`` with one of the bot's own messages instead of the model (an input
@@ -107,19 +126,32 @@ class ChatService:
         The message is stored (out of the model's context): it stays in the history, and a second
         delivery of it (a redelivery, a catch-up after a restart) gets no second reply."""
         self._metrics.message_received(message.chat.platform)
-        sink = CountedSink(sink, self._metrics, message.chat.platform)
+        sink = self._sink(sink, message, journal)
         async with self._serializer.hold(message.chat):
             chat = await self._store.load_chat(message.chat)
             stored = await self._store_user(
                 message, chat, clean_text(message.text), in_context=False
             )
-            if stored is None:
+            if stored is None and not (journal and journal.resumed):
                 log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
                 return
             lang = self.language_for(chat, message)
             if what is not None:
                 params["what"] = self._t(lang, f"input.kind.{what}")
             await sink.deliver(Reply(self._t(lang, key, **params), is_error=True))
+
+    async def redeliver(self, journal: Journal, sink: ReplySink, platform: str) -> None:
+        """Deliver the reply a message's interrupted handling had written (no model call)."""
+        reply = journal.reply
+        if reply is None:
+            raise ValueError("the journal holds no reply")
+        await CountedSink(sink, self._metrics, platform).deliver(reply)
+
+    def _sink(
+        self, sink: ReplySink, message: IncomingMessage, journal: Journal | None
+    ) -> ReplySink:
+        counted = CountedSink(sink, self._metrics, message.chat.platform)
+        return counted if journal is None else JournaledSink(counted, journal)
 
     def language_for(self, chat: ChatState, message: IncomingMessage) -> Language:
         return (
@@ -153,7 +185,9 @@ class ChatService:
     ) -> None:
         stored = await self._store_user(message, chat, clean_text(message.text), command=True)
         if stored is None:
-            return
+            stored = await self._taken_up(message, chat, sink)
+            if stored is None:
+                return
         await self._commands.run(Turn(message, chat, lang, sink, stored), command)
 
     async def _converse(
@@ -175,8 +209,9 @@ class ChatService:
         text = with_image_markers(text, len(images))
         stored = await self._store_user(message, chat, text, in_context=rejection is None)
         if stored is None:
-            log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
-            return
+            stored = await self._taken_up(message, chat, sink)
+            if stored is None:
+                return
         if rejection is not None:
             await sink.deliver(Reply(rejection, is_error=True))
             return
@@ -184,6 +219,25 @@ class ChatService:
         await self._answerer.answer(
             turn, budget=budget, show_reasoning=show or chat.settings.show_reasoning, chain=chain
         )
+
+    async def _taken_up(
+        self, message: IncomingMessage, chat: ChatState, sink: ReplySink
+    ) -> int | None:
+        """For a message stored before: its id when its handling was interrupted and it still
+        needs its answer; None when there is nothing more to do (a duplicate delivery, or its
+        answer was stored already and is delivered now)."""
+        if not (isinstance(sink, JournaledSink) and sink.journal.resumed):
+            log.info("duplicate delivery ignored", extra={"chat": str(message.chat)})
+            return None
+        stored = await self._store.user_message_id(chat.id, message.message_id)
+        if stored is None:
+            return None
+        answer = await self._store.answer_to(stored)
+        if answer is None:
+            return stored
+        log.info("delivering an answer written before a restart", extra={"chat": str(chat.ref)})
+        await sink.deliver(Reply(answer.content))
+        return None
 
     async def _image_chain(self, settings: ChatSettings) -> tuple[str, ...]:
         """The chat's chain without the models that can't see images, per the model list; empty
@@ -290,6 +344,29 @@ class ChatService:
                 is_command=command,
             )
         )
+
+
+class JournaledSink:
+    """A sink whose final replies are kept in the message's journal before they go out."""
+
+    def __init__(self, sink: ReplySink, journal: Journal) -> None:
+        self._sink = sink
+        self.journal = journal
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._sink.limits
+
+    async def show_typing(self) -> None:
+        await self._sink.show_typing()
+
+    async def show_draft(self, text: str) -> None:
+        await self._sink.show_draft(text)
+
+    async def deliver(self, reply: Reply) -> Sequence[str]:
+        if not reply.transient:
+            await self.journal.answered(reply)
+        return await self._sink.deliver(reply)
 
 
 def _megabytes(size: int) -> str:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     llm_model_requests_per_minute: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
     llm_queue_notice_seconds: float = Field(default=3.0, ge=0)
     llm_queue_max_seconds: float = Field(default=120.0, gt=0)
+    max_concurrent_messages: int = Field(default=256, ge=1)
+    inbox_max_backlog: int = Field(default=2000, ge=1)
+    inbox_lease_seconds: float = Field(default=30.0, ge=3)
 
     user_messages_per_minute: int = Field(default=0, ge=0)
     user_daily_tokens: int = Field(default=0, ge=0)

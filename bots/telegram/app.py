@@ -1,49 +1,46 @@
-"""The Telegram adapter's lifecycle: build python-telegram-bot's Application, register the command
-menu, receive updates by long polling or webhook, and stop cleanly."""
+"""The Telegram adapter's lifecycle: build python-telegram-bot's Application (for its bot and
+HTTP requests), register the command menu, receive updates into the inbox by long polling or
+webhook (bots.telegram.receiving), answer them as the inbox hands them over, and stop cleanly."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder
 
 from bots.download import Downloader
 from bots.refusals import RecentRefusals
 from bots.retry import DeliveryRetry
-from bots.telegram.handler import StreamingOptions, TelegramHandler, describe
+from bots.telegram.handler import StreamingOptions, TelegramHandler
+from bots.telegram.receiving import Poller, WebhookServer
 from bots.telegram.render import Renderer
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.transport import AiohttpRequest, Outcomes
-from bots.telegram.updates import ChatOrderedProcessor, SplitMessages
+from bots.telegram.updates import SplitMessages
 from core.access import TELEGRAM, AccessPolicy
 from core.app import Core
 from core.commands import COMMAND_NAMES
-from core.domain import Language
+from core.domain import InboxEntry, Language
 from core.errors import ConfigError, InfrastructureError
+from core.inbox import Journal
 from core.ports import Clock
 
 log = logging.getLogger("chatrelay.telegram")
 
-# Updates worked on at once (the rest wait their turn, costing little memory); more would only
-# queue on the LLM's connections.
-MAX_CONCURRENT_UPDATES = 256
 MENU = tuple(name for name in COMMAND_NAMES if name != "start")
 ALLOWED_UPDATES = [Update.MESSAGE]
 
 
-def build_application(
-    settings: TelegramSettings, splits: SplitMessages, polling: Outcomes
-) -> Application:  # type: ignore[type-arg]
+def build_application(settings: TelegramSettings, polling: Outcomes) -> Application:  # type: ignore[type-arg]
     return (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
-        .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES, splits))
+        .updater(None)  # updates are received by bots.telegram.receiving, into the inbox
         .request(AiohttpRequest(connection_pool_size=256))
         .get_updates_request(
             AiohttpRequest(connection_pool_size=2, read_timeout=40.0, outcomes=polling)
@@ -58,9 +55,9 @@ class TelegramBot:
     def __init__(self, settings: TelegramSettings, core: Core, clock: Clock) -> None:
         self._settings = settings
         self._core = core
-        splits = SplitMessages(settings.telegram_merge_window)
+        splits = SplitMessages(settings.telegram_merge_window, clock)
         self._polling = Outcomes()
-        self._app = build_application(settings, splits, self._polling)
+        self._app = build_application(settings, self._polling)
         self._downloader = Downloader()
         self._handler = TelegramHandler(
             service=core.service,
@@ -87,9 +84,26 @@ class TelegramBot:
                 seconds=settings.telegram_delivery_retry_seconds,
                 failed=functools.partial(core.metrics.delivery_failed, TELEGRAM),
             ),
+            following=core.inbox.following,
+            arrival=core.inbox.arrival,
         )
-        self._app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._handler))
-        self._app.add_error_handler(self._on_error)
+        bot = self._app.bot
+        self._poller = Poller(
+            bot=bot,
+            receive=self._receive,
+            room=core.inbox.room,
+            clock=clock,
+            outcomes=self._polling,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        self._webhook = WebhookServer(
+            bot=bot,
+            receive=self._receive,
+            path=settings.webhook_path,
+            secret=settings.webhook_secret,
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+        )
 
     name = "telegram"
 
@@ -104,8 +118,9 @@ class TelegramBot:
         """Why updates are not arriving (None: they are). A failed getUpdates (network down,
         Telegram's 5xx, 409 for another copy polling with this token) makes the bot not ready
         until one succeeds again."""
-        updater = self._app.updater
-        if not (self._app.running and updater is not None and updater.running):
+        if self._webhook.running:
+            return None
+        if not self._poller.running:
             return "not receiving updates"
         if self._polling.failure is not None:
             return f"getUpdates is failing ({self._polling.failure})"
@@ -124,41 +139,36 @@ class TelegramBot:
             raise InfrastructureError(f"cannot reach the Telegram Bot API: {error}") from None
         await self._register_commands()
         self._downloader.open()
-        await self._app.start()
-        updater = self._app.updater
-        if updater is None:
-            raise RuntimeError("the Application was built without an Updater")
+        self._core.inbox.register(TELEGRAM, self._process)
+        await self._core.inbox.start()
         webhook_url = self._settings.telegram_webhook_url
         if webhook_url:
-            await updater.start_webhook(
-                listen=self._settings.telegram_webhook_listen,
-                port=self._settings.telegram_webhook_port,
-                url_path=self._settings.webhook_path,
-                webhook_url=webhook_url,
-                secret_token=self._settings.webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            await self._webhook.start(webhook_url, ALLOWED_UPDATES)
             log.info(
                 "telegram webhook listening", extra={"port": self._settings.telegram_webhook_port}
             )
         else:
-            await updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+            await self._poller.start()
             log.info("telegram long polling", extra={"bot": self.username})
 
     async def stop(self) -> None:
-        """Stop receiving, let answers in flight finish (bounded), confirm the polling offset."""
+        """Stop receiving (confirming what was stored), let answers in flight finish within
+        the grace and leave the rest to the next start, then close."""
         try:
-            updater = self._app.updater
-            if updater is not None and updater.running:
-                await updater.stop()
-            if self._app.running:
-                try:
-                    await asyncio.wait_for(self._app.stop(), self._settings.telegram_shutdown_grace)
-                except TimeoutError:
-                    log.warning("answers still in flight at shutdown were cut short")
+            await self._poller.stop()
+            await self._webhook.stop()
+            await self._core.inbox.stop(self._settings.telegram_shutdown_grace)
             await self._app.shutdown()
         finally:
             await self._downloader.aclose()
+
+    async def _receive(self, update: Update) -> None:
+        envelope = self._handler.envelope(update, self._app.bot)
+        if envelope is not None:
+            await self._core.inbox.accept(envelope)
+
+    async def _process(self, entry: InboxEntry, journal: Journal) -> None:
+        await self._handler.process(entry, journal, self._app.bot)
 
     async def _register_commands(self) -> None:
         """The command menu, in English (default) and Chinese (language_code "zh")."""
@@ -169,6 +179,3 @@ class TelegramBot:
                 await self._app.bot.set_my_commands(commands, language_code=code)
         except TelegramError as error:
             log.warning("could not register the command menu", extra={"reason": str(error)})
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update failed", exc_info=context.error, extra=describe(update))

@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import Bot, Message, PhotoSize, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bots.download import Downloader, DownloadError, TooLarge, check_declared, mebibytes
 from bots.refusals import RecentRefusals
@@ -27,11 +26,12 @@ from bots.telegram.inbound import (
 )
 from bots.telegram.render import Renderer
 from bots.telegram.sink import StreamMode, TelegramSink
-from bots.telegram.updates import SplitMessages
-from core.access import AccessPolicy, Party
+from bots.telegram.updates import Arrival, Following, SplitMessages, message_of
+from core.access import TELEGRAM, AccessPolicy, Party
 from core.commands import parse_command
-from core.domain import ImageInput, IncomingMessage, Language
+from core.domain import Envelope, ImageInput, InboxEntry, IncomingMessage, Language
 from core.i18n import Translator
+from core.inbox import Journal
 from core.ports import Clock, Reply
 from core.service import ChatService
 
@@ -49,9 +49,10 @@ class StreamingOptions:
 
 
 class TelegramHandler:
-    """PTB callback for every message update. Decides whether the bot is addressed, checks
-    access, turns the message into an ``IncomingMessage`` and hands it to the core with a
-    ``TelegramSink`` for the answer."""
+    """Every message update, in two steps. On receipt (``envelope``): is it for the bot? If so
+    it goes to the inbox as it came. When its turn comes (``process``, from the inbox): access,
+    the photo, the admin check, then the core, with a ``TelegramSink`` for the answer that
+    records what it posts in the message's journal."""
 
     def __init__(
         self,
@@ -68,8 +69,12 @@ class TelegramHandler:
         downloader: Downloader,
         max_image_bytes: int,
         delivery: DeliveryRetry | None = None,
+        following: Following | None = None,
+        arrival: Arrival | None = None,
     ) -> None:
         self._service = service
+        self._following = following
+        self._arrival = arrival
         self._delivery = delivery or DeliveryRetry()
         self._t = translator
         self._default_language = default_language
@@ -84,25 +89,52 @@ class TelegramHandler:
         self._image_limit = min(max_image_bytes, GET_FILE_MAX_BYTES)
         self._identity: BotIdentity | None = None
 
-    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    def envelope(self, update: Update, bot: Bot) -> Envelope | None:
+        """What the inbox stores for an update addressed to the bot (None: not for the bot,
+        nothing to store)."""
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
-            return
-        await self.handle(message, context.bot)
+            return None
+        if content_of(message) is Content.SERVICE:
+            return None
+        if not addressing(message, self._identity_of(bot)).for_bot:
+            return None
+        return Envelope(chat_ref(message), str(message.message_id), update.to_dict())
 
-    async def handle(self, message: Message, bot: Bot) -> None:
-        identity = self._identity or BotIdentity.of(bot.bot)
-        self._identity = identity
+    async def process(self, entry: InboxEntry, journal: Journal, bot: Bot) -> None:
+        """Answer a stored message (its reply, when one was written before a restart)."""
+        message = message_of(entry, bot)
+        if message is None:
+            return
+        if journal.reply is not None:
+            sink = self._sink(message, bot, journal)
+            await self._service.redeliver(journal, sink, TELEGRAM)
+            return
+        joined = None
+        if self._splits.starts(message) and self._following and self._arrival:
+            joined, parts = await self._splits.collect(
+                entry, message, bot, self._following, self._arrival
+            )
+            journal.absorb(parts)
+        await self.handle(message, bot, journal, joined=joined)
+
+    async def handle(
+        self,
+        message: Message,
+        bot: Bot,
+        journal: Journal | None = None,
+        *,
+        joined: str | None = None,
+    ) -> None:
+        identity = self._identity_of(bot)
         content = content_of(message)
         if content is Content.SERVICE:
             return
         addressed = addressing(message, identity)
-        if not addressed.for_bot:
-            return
         user = message.from_user
-        if user is None:
+        if not addressed.for_bot or user is None:
             return
-        sink = self._sink(message, bot)
+        sink = self._sink(message, bot, journal)
         party = party_of_user(user)
         if not self._access.allows(party, party_of_chat(message.chat)):
             await self._refuse(message, sink)
@@ -110,11 +142,16 @@ class TelegramHandler:
         incoming = IncomingMessage(
             chat=chat_ref(message),
             author=author_of(user, is_admin=self._access.is_admin(party)),
-            text=self._splits.text_of(message) or addressed.text,
+            text=joined or addressed.text,
             message_id=str(message.message_id),
             shared=is_shared(message.chat),
         )
-        await self._answer(incoming, message, content, party, sink)
+        await self._answer(incoming, message, content, party, sink, journal)
+
+    def _identity_of(self, bot: Bot) -> BotIdentity:
+        if self._identity is None:
+            self._identity = BotIdentity.of(bot.bot)
+        return self._identity
 
     async def _answer(
         self,
@@ -123,16 +160,19 @@ class TelegramHandler:
         content: Content,
         party: Party,
         sink: TelegramSink,
+        journal: Journal | None,
     ) -> None:
         """An allowed message: its photo, a short reply for what the bot can't read, the
         admin check for commands that change a shared chat, then the core."""
         if content is Content.PHOTO:
-            with_photo = await self._with_photo(incoming, message, sink)
+            with_photo = await self._with_photo(incoming, message, sink, journal)
             if with_photo is None:
                 return
             incoming = with_photo
         elif content is not Content.TEXT:
-            await self._service.tell(incoming, sink, "input.unsupported", what=content.value)
+            await self._service.tell(
+                incoming, sink, "input.unsupported", what=content.value, journal=journal
+            )
             return
         command = parse_command(incoming.text) if not incoming.images else None
         if (
@@ -140,11 +180,13 @@ class TelegramHandler:
             and command.changes_settings()
             and not self._access.may_change_settings(party, shared=incoming.shared)
         ):
-            await self._service.tell(incoming, sink, "access.admin_only", name=command.name)
+            await self._service.tell(
+                incoming, sink, "access.admin_only", name=command.name, journal=journal
+            )
             return
-        await self._service.handle(incoming, sink)
+        await self._service.handle(incoming, sink, journal)
 
-    def _sink(self, message: Message, bot: Bot) -> TelegramSink:
+    def _sink(self, message: Message, bot: Bot, journal: Journal | None) -> TelegramSink:
         shared = is_shared(message.chat)
         if shared:
             mode, interval = StreamMode.EDIT, self._streaming.group_interval
@@ -162,6 +204,7 @@ class TelegramHandler:
             draft_id=message.message_id,
             on_drafts_unavailable=self._no_drafts,
             delivery=self._delivery,
+            posts=journal,
         )
 
     def _no_drafts(self) -> None:
@@ -176,7 +219,11 @@ class TelegramHandler:
         await sink.deliver(Reply(self._t(lang, "access.denied"), is_error=True))
 
     async def _with_photo(
-        self, incoming: IncomingMessage, message: Message, sink: TelegramSink
+        self,
+        incoming: IncomingMessage,
+        message: Message,
+        sink: TelegramSink,
+        journal: Journal | None,
     ) -> IncomingMessage | None:
         """The message with its photo (the largest size within PHOTO_MAX_SIDE), or None when
         it is too large or can't be downloaded (the user is told which)."""
@@ -192,11 +239,12 @@ class TelegramHandler:
                 "input.image_too_large",
                 size=mebibytes(error.size),
                 limit=mebibytes(error.limit),
+                journal=journal,
             )
             return None
         except (TelegramError, DownloadError) as error:
             log.warning("photo download failed", extra={"reason": str(error)})
-            await self._service.tell(incoming, sink, "input.download_failed")
+            await self._service.tell(incoming, sink, "input.download_failed", journal=journal)
             return None
         return replace(incoming, images=(ImageInput(data=data, mime_type="image/jpeg"),))
 

@@ -19,6 +19,13 @@ timeout, a connection dropped or reset mid-request) may have been posted: the Bo
 idempotency key and a bot can't read the chat back to check, so sending it again could show the
 part twice. It is not re-sent; the ERROR line says the outcome is unknown, and the remaining
 parts are still delivered.
+
+Across restarts (``posts``, the message's inbox journal): every message created for an answer
+is recorded as soon as Telegram returns its id, and a sink given recorded ids edits them rather
+than sending again. A final part that needs a new message is first posted as a short
+placeholder (the part's opening words and "…", which is also what the notification shows),
+recorded, then edited into the part: a crash between Telegram accepting a message and the
+database recording it leaves at most a stray placeholder, never a second copy of the answer.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from enum import Enum
 from typing import TypeVar
 
 import aiohttp
-from telegram import Bot, Message, ReplyParameters
+from telegram import Bot, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -43,7 +50,7 @@ from telegram.error import (
 
 from bots.retry import Backoff, DeliveryRetry, Undelivered, report_undelivered
 from bots.telegram.render import Renderer, TelegramText
-from core.ports import Clock, FloodWait, Reply, SinkLimits
+from core.ports import Clock, FloodWait, Posts, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.telegram")
 
@@ -54,6 +61,7 @@ T = TypeVar("T")
 TYPING_DELAY = 0.5
 # An answer complete within this many seconds is sent at once, without a draft before it.
 FIRST_DRAFT_DELAY = 0.5
+PLACEHOLDER_CHARS = 60  # of the part's opening shown in its placeholder
 
 
 class StreamMode(Enum):
@@ -93,6 +101,13 @@ def not_modified(error: BadRequest) -> bool:
     return "message is not modified" in error.message.lower()
 
 
+def placeholder(part: TelegramText) -> TelegramText:
+    """What a new message shows until the part is edited in: its opening words and "…"."""
+    words = " ".join(part.text.split())
+    cut = words[:PLACEHOLDER_CHARS].rsplit(" ", 1)[0] if len(words) > PLACEHOLDER_CHARS else words
+    return TelegramText(f"{cut} …".lstrip())
+
+
 class TelegramSink:
     """Implements core.ports.ReplySink for one incoming Telegram message."""
 
@@ -108,6 +123,7 @@ class TelegramSink:
         draft_id: int,
         on_drafts_unavailable: Callable[[], None] | None = None,
         delivery: DeliveryRetry | None = None,
+        posts: Posts | None = None,
     ) -> None:
         self._bot = bot
         self._delivery = delivery or DeliveryRetry()
@@ -124,7 +140,9 @@ class TelegramSink:
             typing_delay=TYPING_DELAY,
             first_draft_delay=FIRST_DRAFT_DELAY,
         )
-        self._live: Message | None = None  # the message being edited (EDIT mode)
+        self._posts = posts
+        # the message being edited (EDIT mode), or the first one posted before a restart
+        self._live: int | None = int(posts.ids[0]) if posts and posts.ids else None
         self._live_text: TelegramText | None = None
         self._replied = False
 
@@ -160,23 +178,35 @@ class TelegramSink:
             reasoning_label=reply.reasoning_label,
         )
         sent: list[str] = []
-        live, self._live, self._live_text = self._live, None, None
+        targets = self._targets(reply)
+        journaled = self._posts is not None and not reply.transient
+        self._live, self._live_text = None, None
         backoff = Backoff(self._clock, self._delivery)
         try:
             for index, part in enumerate(parts):
-                target = live if index == 0 else None
+                target = targets[index] if index < len(targets) else None
                 try:
-                    message = await self._final(part, target, backoff)
+                    message_id = await self._final(part, target, backoff, journaled=journaled)
                 except Undelivered as error:
                     self._report(error, backoff)
                     if not error.uncertain:
                         break  # Telegram stayed down: the rest would only wait again
                     continue
                 backoff.succeeded()
-                sent.append(str(message.message_id))
+                sent.append(str(message_id))
         except Forbidden as error:
             log.warning("cannot write to the chat", extra={"reason": error.message})
         return sent
+
+    def _targets(self, reply: Reply) -> list[int | None]:
+        """The messages the final parts go into (by edit): the live one for the first part, and
+        every one posted for this answer before a restart. A notice on the way (queued) is a
+        message of its own."""
+        if reply.transient:
+            return []
+        if self._posts is not None and self._posts.ids:
+            return [int(i) for i in self._posts.ids]
+        return [self._live]
 
     def _report(self, error: Undelivered, backoff: Backoff) -> None:
         report_undelivered(
@@ -213,14 +243,19 @@ class TelegramSink:
             return
         if self._live is None:
             self._live = await self._send(preview)
+            await self._posted(self._live)
         else:
             await self._edit(self._live, preview)
         self._live_text = preview
 
+    async def _posted(self, message_id: int) -> None:
+        if self._posts is not None:
+            await self._posts.add(str(message_id))
+
     # ---- Bot API calls
 
-    async def _send(self, part: TelegramText) -> Message:
-        async def send(p: TelegramText) -> Message:
+    async def _send(self, part: TelegramText) -> int:
+        async def send(p: TelegramText) -> int:
             reply = None
             if self._to.reply_to is not None and not self._replied:
                 reply = ReplyParameters(self._to.reply_to, allow_sending_without_reply=True)
@@ -232,24 +267,23 @@ class TelegramSink:
                 reply_parameters=reply,
             )
             self._replied = True
-            return message
+            return message.message_id
 
         return await self._with_plain_fallback(part, send)
 
-    async def _edit(self, message: Message, part: TelegramText) -> Message:
-        async def edit(p: TelegramText) -> Message:
+    async def _edit(self, message_id: int, part: TelegramText) -> int:
+        async def edit(p: TelegramText) -> int:
             try:
-                edited = await self._bot.edit_message_text(
+                await self._bot.edit_message_text(
                     p.text,
                     chat_id=self._to.chat_id,
-                    message_id=message.message_id,
+                    message_id=message_id,
                     entities=p.entities or None,
                 )
             except BadRequest as error:
-                if not_modified(error):
-                    return message
-                raise
-            return edited if isinstance(edited, Message) else message
+                if not not_modified(error):
+                    raise
+            return message_id
 
         return await self._with_plain_fallback(part, edit)
 
@@ -265,7 +299,9 @@ class TelegramSink:
             log.warning("formatting rejected; sending plain text", extra={"reason": error.message})
             return await call(part.plain())
 
-    async def _final(self, part: TelegramText, live: Message | None, backoff: Backoff) -> Message:
+    async def _final(
+        self, part: TelegramText, live: int | None, backoff: Backoff, *, journaled: bool
+    ) -> int:
         """One part of the final answer, into ``live`` (edited) or a new message.
 
         Retried while safe (see the module docstring) within the backoff's bound; sent anew
@@ -273,6 +309,9 @@ class TelegramSink:
         ``Undelivered`` when it gives up."""
         while True:
             try:
+                if live is None and journaled:
+                    live = await self._send(placeholder(part))
+                    await self._posted(live)
                 return await (self._send(part) if live is None else self._edit(live, part))
             except RetryAfter as error:
                 wait = retry_seconds(error)

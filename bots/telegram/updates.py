@@ -1,142 +1,96 @@
-"""How updates are scheduled: chats in parallel, one update at a time within a chat, in arrival
-order; and a long text that the Telegram app split into several messages is put back together."""
+"""A long text that the Telegram app split into several messages is put back together.
+
+Telegram apps cut a text longer than 4096 UTF-16 code units into several messages, each close to
+the limit, sent one after the other. The parts are stored in the inbox as they arrive, like any
+message; when the first comes up for an answer, it waits (at most ``window`` after the latest
+part) for the rest, takes the parts that follow it in the chat from the same person, and the
+answer is to the whole text, once. The parts taken are finished with the first one.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
-from telegram import Message, Update
-from telegram.ext import BaseUpdateProcessor
+from telegram import Bot, Message, Update
 
 from bots.telegram.render import utf16_len
+from core.domain import InboxEntry
+from core.ports import Clock
 
-# Telegram apps cut text longer than 4096 UTF-16 code units into several messages, each close
-# to the limit; a part at least this long may be followed by more.
+# A part at least this long may be followed by more.
 SPLIT_PART_MIN = 3500
-# PTB's semaphore, taken before an update can wait for its chat, is not the limit here.
-UNBOUNDED = 2**31 - 1
+MAX_PARTS = 16  # 64 K characters: more is not a text someone pasted
+
+Following = Callable[[InboxEntry, int], Awaitable[list[InboxEntry]]]
+Arrival = Callable[[InboxEntry, float], Awaitable[None]]
 
 
-def _message(update: object) -> Message | None:
-    return update.message if isinstance(update, Update) else None
-
-
-@dataclass(slots=True)
-class _Pending:
-    parts: list[str]
-    last_long: bool = True
-    more: asyncio.Event = field(default_factory=asyncio.Event)
+def message_of(entry: InboxEntry, bot: Bot) -> Message | None:
+    update = Update.de_json(dict(entry.payload), bot)
+    return update.message if update is not None else None
 
 
 class SplitMessages:
-    """Joins a long text that arrives as several messages from one user within ``window``.
+    """Joins the parts of a split text (see the module docstring)."""
 
-    The first part waits (at most ``window`` after the latest part) for the rest; the parts that
-    follow are absorbed and never answered on their own. The answer is to the whole text, once.
-    """
-
-    def __init__(self, window: float, min_part: int = SPLIT_PART_MIN) -> None:
+    def __init__(self, window: float, clock: Clock, min_part: int = SPLIT_PART_MIN) -> None:
         self._window = window
+        self._clock = clock
         self._min_part = min_part
-        self._pending: dict[tuple[int, int], _Pending] = {}
-        self._joined: dict[tuple[int, int], str] = {}
-
-    @staticmethod
-    def _key(message: Message) -> tuple[int, int] | None:
-        if message.text is None or message.from_user is None:
-            return None
-        return message.chat.id, message.from_user.id
 
     def starts(self, message: Message) -> bool:
         return (
             self._window > 0
-            and self._key(message) is not None
-            and utf16_len(message.text or "") >= self._min_part
+            and message.text is not None
+            and message.from_user is not None
+            and self._long(message.text)
         )
 
-    def absorb(self, message: Message) -> bool:
-        """Take ``message`` as the next part of a pending split text; False if it is not one."""
-        key = self._key(message)
-        pending = self._pending.get(key) if key is not None else None
-        if pending is None or message.text is None:
-            return False
-        pending.parts.append(message.text)
-        pending.last_long = utf16_len(message.text) >= self._min_part
-        pending.more.set()
-        return True
+    async def collect(
+        self,
+        first: InboxEntry,
+        message: Message,
+        bot: Bot,
+        following: Following,
+        arrival: Arrival,
+    ) -> tuple[str, list[InboxEntry]]:
+        """The whole text that starts with ``message``, and the inbox entries of the parts
+        after it (to be finished with it)."""
+        while True:
+            parts = self._parts(message, await following(first, MAX_PARTS), bot)
+            last_text = parts[-1][1].text if parts else message.text
+            last_at = parts[-1][0].received_at if parts else first.received_at
+            left = self._left(last_at)
+            if not self._long(last_text or "") or left <= 0 or len(parts) >= MAX_PARTS:
+                texts = [message.text or "", *(m.text or "" for _, m in parts)]
+                return "\n".join(texts), [entry for entry, _ in parts]
+            await arrival(first, left)
 
-    async def collect(self, message: Message) -> None:
-        """Wait for the parts that follow ``message``; afterwards ``text_of`` gives the whole."""
-        key = self._key(message)
-        if key is None or key in self._pending:
-            return
-        pending = self._pending[key] = _Pending([message.text or ""])
-        try:
-            while pending.last_long:
-                pending.more.clear()
-                try:
-                    await asyncio.wait_for(pending.more.wait(), self._window)
-                except TimeoutError:
-                    break
-        finally:
-            del self._pending[key]
-        if len(pending.parts) > 1:
-            self._joined[(message.chat.id, message.message_id)] = "\n".join(pending.parts)
+    def _parts(
+        self, first: Message, entries: Sequence[InboxEntry], bot: Bot
+    ) -> list[tuple[InboxEntry, Message]]:
+        """The entries right after the first that continue it: the same person's texts, each
+        after a part long enough to be cut."""
+        parts: list[tuple[InboxEntry, Message]] = []
+        previous = first.text or ""
+        for entry in entries:
+            message = message_of(entry, bot)
+            if (
+                message is None
+                or message.text is None
+                or message.from_user is None
+                or first.from_user is None
+                or message.from_user.id != first.from_user.id
+                or not self._long(previous)
+            ):
+                break
+            parts.append((entry, message))
+            previous = message.text
+        return parts
 
-    def text_of(self, message: Message) -> str | None:
-        """The joined text when ``message`` was the first of several parts (once)."""
-        return self._joined.pop((message.chat.id, message.message_id), None)
+    def _long(self, text: str) -> bool:
+        return utf16_len(text) >= self._min_part
 
-
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """PTB update processor: concurrent across chats, sequential within a chat.
-
-    Order within a chat is the order in which updates arrive here (PTB hands them over in
-    ``update_id`` order). The core also serialises per chat; this layer keeps the adapter's own
-    work (downloads, merging split messages) in order too.
-
-    At most ``max_concurrent_updates`` updates are worked on at once, and an update waiting for
-    its chat's previous one holds no slot: PTB's own semaphore is taken before
-    ``do_process_update`` (in the final ``process_update``), so it is left unbounded here and
-    the slot is taken once the chat's turn has come. One busy group can't stall other chats.
-    """
-
-    def __init__(self, max_concurrent_updates: int, splits: SplitMessages) -> None:
-        super().__init__(UNBOUNDED)
-        if max_concurrent_updates < 1:
-            raise ValueError("max_concurrent_updates must be at least 1")
-        self._slots = asyncio.Semaphore(max_concurrent_updates)
-        self._splits = splits
-        self._tails: dict[int, asyncio.Future[None]] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        message = _message(update)
-        if message is not None and self._splits.absorb(message):
-            if inspect.iscoroutine(coroutine):
-                coroutine.close()  # a continuation: answered with the first part
-            return
-        key = message.chat.id if message is not None else 0
-        previous = self._tails.get(key)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[key] = done
-        try:
-            if message is not None and self._splits.starts(message):
-                await self._splits.collect(message)
-            if previous is not None:
-                await asyncio.shield(previous)
-            async with self._slots:
-                await coroutine
-        finally:
-            done.set_result(None)
-            if self._tails.get(key) is done:
-                del self._tails[key]
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
+    def _left(self, since: datetime) -> float:
+        return self._window - (self._clock.now() - since).total_seconds()

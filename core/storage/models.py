@@ -141,6 +141,8 @@ class Message(Base):
         Index(None, "author_id", "created_at"),
         # A chat's newest message (where a catch-up after a restart starts).
         Index(None, "chat_id", "id"),
+        # The answer to a message (taking up a message whose handling was interrupted).
+        Index(None, "reply_to_message_id"),
         {"sqlite_autoincrement": True},  # ids never reused: "newest" is "highest id"
     )
 
@@ -193,6 +195,44 @@ class UsageRow(Base):
     error_kind: Mapped[str | None] = mapped_column(String(64))
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboxRow(Base):
+    """A message received from a platform, kept until its answer was delivered (see
+    core.inbox). ``payload`` is the adapter's own record of the message and where its answer
+    goes; ``reply`` the final answer once written; ``posted`` the platform messages created for
+    the answer so far (the first one edited, never sent twice, when the work is taken up again).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "thread_id", "message_id"),
+        CheckConstraint(
+            "state IN ('received', 'answering', 'answered', 'delivered')", name="state"
+        ),
+        # A chat's oldest unfinished message (the claim), and where a chat's rows follow.
+        Index(None, "platform", "chat_id", "thread_id", "id"),
+        # Unfinished work (taken up on start), and delivered rows old enough to forget.
+        Index(None, "state", "updated_at"),
+        {"sqlite_autoincrement": True},  # ids never reused: arrival order is id order
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(CleanString())
+    chat_id: Mapped[str] = mapped_column(CleanString())
+    thread_id: Mapped[str] = mapped_column(CleanString(), default="", server_default="")
+    message_id: Mapped[str] = mapped_column(CleanString())
+    # Verbatim (not CleanJSON): the adapter gets back exactly what it stored. The JSON text
+    # escapes NULs and lone surrogates (\u0000), which both databases' json take.
+    payload: Mapped[dict[str, JsonValue]] = mapped_column(JSON(none_as_null=True))
+    state: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[dict[str, JsonValue] | None] = mapped_column(CleanJSON())
+    posted: Mapped[list[str] | None] = mapped_column(CleanJSON())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 metadata = Base.metadata

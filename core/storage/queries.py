@@ -106,6 +106,22 @@ LAST_ASSISTANT_MESSAGE: Final = (
     .limit(1)
 )
 
+# A stored user message by its platform id (uq_messages_chat_id_platform_message_id), and the
+# answer stored for it: where a message whose handling was interrupted stands.
+USER_MESSAGE_ID: Final = select(messages.c.id).where(
+    messages.c.chat_id == bindparam("chat_id"),
+    messages.c.platform_message_id == bindparam("platform_message_id"),
+)
+ANSWER_TO: Final = (
+    select(*_MESSAGE_COLUMNS)
+    .where(
+        messages.c.reply_to_message_id == bindparam("message_id"),
+        messages.c.role == "assistant",
+    )
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
+
 # ---------------------------------------------------------------------- usage
 
 _USAGE_COLUMNS = tuple(column for column in usage.c if column.name not in ("id", "message_id"))

@@ -37,14 +37,15 @@ from core.storage.database import Database, database_for
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Method = Callable[Concatenate["SqlChatStore", P], Coroutine[Any, Any, T]]
+S = TypeVar("S")
+Method = Callable[Concatenate[S, P], Coroutine[Any, Any, T]]
 
 
-def _translated(method: Method[P, T]) -> Method[P, T]:
+def translated(method: Method[S, P, T]) -> Method[S, P, T]:
     """Turn driver and SQLAlchemy failures into InfrastructureError (no SQL, no values)."""
 
     @functools.wraps(method)
-    async def wrapper(self: SqlChatStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(self, *args, **kwargs)
         except (SQLAlchemyError, OSError) as exc:
@@ -94,7 +95,7 @@ class SqlChatStore:
 
     # ------------------------------------------------------------------ chats
 
-    @_translated
+    @translated
     async def load_chat(self, ref: ChatRef) -> ChatState:
         key = q.chat_key(ref)
         rows = await self._read(q.SELECT_CHAT, key)
@@ -112,24 +113,35 @@ class SqlChatStore:
 
         return await self._db.write(create)
 
-    @_translated
+    @translated
     async def save_settings(self, chat_id: int, settings: ChatSettings) -> None:
         await self._write(q.UPDATE_CHAT, q.settings_params(chat_id, settings, self._now()))
 
-    @_translated
+    @translated
     async def start_conversation(self, chat_id: int) -> int:
         now = self._now()
         return await self._db.write(lambda c: _open_conversation(c, chat_id, now))
 
     # ------------------------------------------------------------------ messages
 
-    @_translated
+    @translated
     async def add_user_message(self, message: NewUserMessage) -> int | None:
         params = q.user_message_params(message, self._now())
         message_id: int | None = await self._write(self._sql.insert_user_message, params)
         return message_id
 
-    @_translated
+    @translated
+    async def user_message_id(self, chat_id: int, platform_message_id: str) -> int | None:
+        params = {"chat_id": chat_id, "platform_message_id": platform_message_id}
+        rows = await self._read(q.USER_MESSAGE_ID, params)
+        return int(rows[0].id) if rows else None
+
+    @translated
+    async def answer_to(self, message_id: int) -> StoredMessage | None:
+        rows = await self._read(q.ANSWER_TO, {"message_id": message_id})
+        return q.stored_message(rows[0]) if rows else None
+
+    @translated
     async def save_answer(self, message: NewAssistantMessage, usage: UsageRecord) -> int:
         now = self._now()
         message_params = q.assistant_message_params(message, now)
@@ -141,7 +153,7 @@ class SqlChatStore:
 
         return await self._db.write(save)
 
-    @_translated
+    @translated
     async def recent_messages(
         self, conversation_id: int, *, limit: int, before_id: int | None = None
     ) -> list[StoredMessage]:
@@ -151,12 +163,12 @@ class SqlChatStore:
         statement = q.RECENT_MESSAGES if before_id is None else q.RECENT_MESSAGES_BEFORE
         return [q.stored_message(row) for row in await self._read(statement, params)]
 
-    @_translated
+    @translated
     async def last_assistant_message(self, conversation_id: int) -> StoredMessage | None:
         rows = await self._read(q.LAST_ASSISTANT_MESSAGE, {"conversation_id": conversation_id})
         return q.stored_message(rows[0]) if rows else None
 
-    @_translated
+    @translated
     async def set_platform_reply_ids(self, message_id: int, platform_ids: Sequence[str]) -> None:
         await self._write(
             q.UPDATE_MESSAGE, {"b_id": message_id, "platform_reply_ids": list(platform_ids)}
@@ -164,20 +176,20 @@ class SqlChatStore:
 
     # ------------------------------------------------------------------ usage
 
-    @_translated
+    @translated
     async def record_usage(self, record: UsageRecord) -> None:
         await self._write(q.INSERT_USAGE, q.usage_params(record, None, self._now()))
 
-    @_translated
+    @translated
     async def last_usage(self, chat_id: int) -> UsageRecord | None:
         rows = await self._read(q.LAST_USAGE, {"chat_id": chat_id})
         return q.usage_record(rows[0]) if rows else None
 
-    @_translated
+    @translated
     async def usage_summary(self, chat_id: int) -> UsageSummary:
         return q.usage_summary(await self._read(q.USAGE_BY_MODEL, {"chat_id": chat_id}))
 
-    @_translated
+    @translated
     async def chat_cursors(self, platform: str) -> list[ChatCursor]:
         rows = await self._read(q.CHAT_CURSORS, {"platform": platform})
         return [
@@ -187,19 +199,19 @@ class SqlChatStore:
 
     # ------------------------------------------------------------------ limits
 
-    @_translated
+    @translated
     async def user_message_times(
         self, platform: str, author_id: str, since: datetime, *, limit: int
     ) -> list[datetime]:
         params = {"platform": platform, "author_id": author_id, "since": since, "limit": limit}
         return [row.created_at for row in await self._read(q.USER_MESSAGE_TIMES, params)]
 
-    @_translated
+    @translated
     async def user_usage_since(self, platform: str, user_id: str, since: datetime) -> UsageTotals:
         params = {"user_id": f"{platform}:{user_id}", "since": since}  # as usage rows name users
         return q.usage_totals((await self._read(q.USER_USAGE_SINCE, params))[0])
 
-    @_translated
+    @translated
     async def chat_usage_since(self, chat_id: int, since: datetime) -> UsageTotals:
         params = {"chat_id": chat_id, "since": since}
         return q.usage_totals((await self._read(q.CHAT_USAGE_SINCE, params))[0])

@@ -80,10 +80,12 @@ async def test_formatting_telegram_rejects_is_sent_as_plain_text(
 ) -> None:
     chat = tg.private_chat(2003, "Cy")
     openrouter.enqueue(Answer(content="**bold** and `code`"))
-    tg.fail("sendMessage", 400, "Bad Request: can't parse entities: unsupported entity")
+    # The answer is posted as a plain placeholder, then edited into its formatted text.
+    tg.fail("editMessageText", 400, "Bad Request: can't parse entities: unsupported entity")
     async with running_bot():
         await tg.user_says(chat, None, "format")
-        [sent] = await tg.wait_for_sent(chat)
+        await tg.wait_for(lambda: tg.sent[chat] and tg.sent[chat][0].text == "bold and code")
+    [sent] = tg.sent[chat]
     assert sent.text == "bold and code"
     assert sent.entities == []
 

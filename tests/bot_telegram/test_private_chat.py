@@ -190,9 +190,9 @@ async def test_a_long_text_split_by_the_telegram_app_is_answered_once(
     async with running_bot():
         await tg.user_says(chat, None, first)
         await tg.user_says(chat, None, second)
-        [answer] = await tg.wait_for_sent(chat, 1)
+        answer, _ = await tg.wait_for_sent(chat, 2)  # the echo is two messages long
         await tg.user_says(chat, None, "short")
-        await tg.wait_for_sent(chat, 2)
+        await tg.wait_for(lambda: tg.sent[chat][-1].text == "Echo: short")
     assert len(openrouter.chat_requests) == 2
     prompt = openrouter.chat_requests[0].body["messages"][-1]["content"]
     assert prompt == first + "\n" + second

@@ -3,9 +3,6 @@ one busy chat can't stall the others."""
 
 from __future__ import annotations
 
-import pytest
-
-import bots.telegram.app
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.telegram import FakeTelegram
 
@@ -20,13 +17,11 @@ async def test_a_chat_with_a_backlog_of_slow_answers_does_not_delay_another_chat
     tg: FakeTelegram,
     openrouter: FakeOpenRouter,
     running_bot: BotFactory,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bots.telegram.app, "MAX_CONCURRENT_UPDATES", SLOTS)
     openrouter.first_token_delay = ANSWER_SECONDS
     busy = tg.private_chat(4001, "Busy")
     other = tg.private_chat(4002, "Other")
-    async with running_bot():
+    async with running_bot(core={"max_concurrent_messages": SLOTS}):
         for i in range(1, BACKLOG + 1):
             await tg.user_says(busy, None, f"busy {i}")
         await tg.user_says(other, None, "me too")

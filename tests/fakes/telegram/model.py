@@ -116,6 +116,9 @@ class Version:
     date: int
 
 
+PLACEHOLDER_END = " …"
+
+
 @dataclass
 class SentMessage:
     """A message the bot sent; ``text``/``entities`` are the latest, ``versions`` the history."""
@@ -157,6 +160,12 @@ class SentMessage:
     @property
     def history(self) -> list[str]:
         return [version.text for version in self.versions]
+
+    @property
+    def placeholder(self) -> bool:
+        """chatrelay posts each new message of an answer as a placeholder (its opening words
+        and " …") and edits the answer in: this one has not been edited yet."""
+        return not self.edits and self.kind == "text" and self.text.endswith(PLACEHOLDER_END)
 
 
 @dataclass(frozen=True)

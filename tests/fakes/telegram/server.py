@@ -449,9 +449,15 @@ class ServerCore:
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[SentMessage]:
-        """Wait until the bot has sent at least ``count`` messages in ``chat``; return them."""
+        """Wait until the bot has sent at least ``count`` messages in ``chat``, each holding
+        its text (not a placeholder waiting for its edit); return them."""
         chat_id = chat.id if isinstance(chat, Chat) else chat
-        await self.wait_for(lambda: len(self.sent[chat_id]) >= count, timeout)
+
+        def sent() -> bool:
+            messages = self.sent[chat_id]
+            return len(messages) >= count and not any(m.placeholder for m in messages[:count])
+
+        await self.wait_for(sent, timeout)
         return list(self.sent[chat_id])
 
     # ---- the update queue

@@ -1,0 +1,246 @@
+"""SqlInbox: core.ports.InboxStore on the store's database (SQLite or PostgreSQL).
+
+Per-chat order lives in the rows: a chat's work is always its oldest unfinished row, and a row
+is claimed with a lease (owner, until) in one UPDATE whose WHERE re-checks the lease, so two
+workers (two processes on PostgreSQL) can't both hold one chat's next message. A lease is
+renewed while its work runs and lapses when its process dies; then another worker (or the next
+start) takes the row up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final, cast
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.domain import ChatRef, Envelope, InboxEntry, InboxState
+from core.ports import Clock
+from core.storage.database import Database
+from core.storage.models import InboxRow
+from core.storage.store import translated
+
+inbox: Final = cast(Table, InboxRow.__table__)
+DONE: Final = InboxState.DELIVERED.value
+
+_in_chat = (
+    inbox.c.platform == bindparam("b_platform"),
+    inbox.c.chat_id == bindparam("b_chat_id"),
+    inbox.c.thread_id == bindparam("b_thread_id"),
+)
+_OLDEST_UNFINISHED: Final = (
+    select(inbox.c.id)
+    .where(*_in_chat, inbox.c.state != DONE)
+    .order_by(inbox.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_free = or_(
+    inbox.c.lease_owner.is_(None),
+    inbox.c.lease_owner == bindparam("b_owner"),
+    inbox.c.lease_until < bindparam("b_now"),
+)
+CLAIM: Final = (
+    update(inbox)
+    .where(inbox.c.id == _OLDEST_UNFINISHED, inbox.c.state != DONE, _free)
+    .values(
+        lease_owner=bindparam("b_owner"),
+        lease_until=bindparam("b_until"),
+        attempts=inbox.c.attempts + 1,
+        state=func.coalesce(
+            func.nullif(inbox.c.state, InboxState.RECEIVED.value), InboxState.ANSWERING.value
+        ),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(*inbox.c)
+)
+PENDING_CHATS: Final = (
+    select(inbox.c.platform, inbox.c.chat_id, inbox.c.thread_id)
+    .where(inbox.c.state != DONE, inbox.c.platform.in_(bindparam("platforms", expanding=True)))
+    .group_by(inbox.c.platform, inbox.c.chat_id, inbox.c.thread_id)
+    .order_by(func.min(inbox.c.id))
+    .limit(bindparam("limit", type_=Integer))
+)
+FOLLOWING: Final = (
+    select(*inbox.c)
+    .where(*_in_chat, inbox.c.id > bindparam("after"), inbox.c.state != DONE)
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+UPDATE_ROW: Final = update(inbox).where(inbox.c.id == bindparam("b_id"))
+FINISH: Final = (
+    update(inbox)
+    .where(inbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state=DONE, lease_owner=None, lease_until=None, updated_at=bindparam("b_now"))
+)
+RENEW: Final = (
+    update(inbox)
+    .where(inbox.c.lease_owner == bindparam("b_owner"), inbox.c.state != DONE)
+    .values(lease_until=bindparam("b_until"))
+)
+RELEASE: Final = (
+    update(inbox)
+    .where(inbox.c.lease_owner == bindparam("b_owner"))
+    .values(lease_owner=None, lease_until=None)
+)
+RELEASE_ALL: Final = (
+    update(inbox)
+    .where(inbox.c.lease_owner.is_not(None), inbox.c.state != DONE)
+    .values(lease_owner=None, lease_until=None)
+)
+UNFINISHED: Final = select(func.count()).select_from(inbox).where(inbox.c.state != DONE)
+PURGE: Final = delete(inbox).where(inbox.c.state == DONE, inbox.c.updated_at < bindparam("before"))
+
+
+def _insert(dialect: str) -> Any:
+    module = sqlite if dialect == "sqlite" else postgresql
+    return (
+        module.insert(inbox)
+        .on_conflict_do_nothing(index_elements=("platform", "chat_id", "thread_id", "message_id"))
+        .returning(inbox.c.id)
+    )
+
+
+def _entry(row: Any) -> InboxEntry:
+    return InboxEntry(
+        id=row.id,
+        chat=ChatRef(row.platform, row.chat_id, row.thread_id),
+        message_id=row.message_id,
+        payload=row.payload,
+        state=InboxState(row.state),
+        reply=row.reply,
+        posted=tuple(row.posted or ()),
+        attempts=row.attempts,
+        received_at=row.received_at,
+    )
+
+
+def _chat(ref: ChatRef) -> dict[str, str]:
+    return {"b_platform": ref.platform, "b_chat_id": ref.chat_id, "b_thread_id": ref.thread_id}
+
+
+class SqlInbox:
+    """The inbox's rows, on the store's ``Database`` (one unit of work per call)."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+        self._insert = _insert(database.dialect)
+
+    @property
+    def single_process(self) -> bool:
+        """SQLite: one process owns the file, so leases left by a dead process can be taken at
+        once on start instead of waiting for them to lapse."""
+        return self._db.dialect == "sqlite"
+
+    @translated
+    async def inbox_add(self, envelope: Envelope) -> bool:
+        now = self._clock.now()
+        chat = envelope.chat
+        params = {
+            "platform": chat.platform,
+            "chat_id": chat.chat_id,
+            "thread_id": chat.thread_id,
+            "message_id": envelope.message_id,
+            "payload": envelope.payload,
+            "state": InboxState.RECEIVED.value,
+            "attempts": 0,
+            "received_at": now,
+            "updated_at": now,
+        }
+
+        def add(connection: Connection) -> bool:
+            return connection.execute(self._insert, params).scalar_one_or_none() is not None
+
+        return await self._db.write(add)
+
+    @translated
+    async def inbox_claim(
+        self, chat: ChatRef, owner: str, lease_seconds: float
+    ) -> InboxEntry | None:
+        now = self._clock.now()
+        params = {
+            **_chat(chat),
+            "b_owner": owner,
+            "b_now": now,
+            "b_until": _after(now, lease_seconds),
+        }
+
+        def claim(connection: Connection) -> InboxEntry | None:
+            row = connection.execute(CLAIM, params).one_or_none()
+            return None if row is None else _entry(row)
+
+        return await self._db.write(claim)
+
+    @translated
+    async def inbox_pending_chats(self, platforms: Sequence[str], limit: int) -> list[ChatRef]:
+        params = {"platforms": list(platforms), "limit": limit}
+        rows = await self._db.read(lambda c: c.execute(PENDING_CHATS, params).all())
+        return [ChatRef(row.platform, row.chat_id, row.thread_id) for row in rows]
+
+    @translated
+    async def inbox_following(self, entry: InboxEntry, limit: int) -> list[InboxEntry]:
+        params = {**_chat(entry.chat), "after": entry.id, "limit": limit}
+        rows = await self._db.read(lambda c: c.execute(FOLLOWING, params).all())
+        return [_entry(row) for row in rows]
+
+    @translated
+    async def inbox_answered(self, entry_id: int, reply: dict[str, Any]) -> None:
+        params = {
+            "b_id": entry_id,
+            "reply": reply,
+            "state": InboxState.ANSWERED.value,
+            "updated_at": self._clock.now(),
+        }
+        await self._db.write(lambda c: c.execute(UPDATE_ROW, params))
+
+    @translated
+    async def inbox_posted(self, entry_id: int, posted: Sequence[str]) -> None:
+        params = {"b_id": entry_id, "posted": list(posted), "updated_at": self._clock.now()}
+        await self._db.write(lambda c: c.execute(UPDATE_ROW, params))
+
+    @translated
+    async def inbox_finish(self, entry_ids: Sequence[int]) -> None:
+        params = {"ids": list(entry_ids), "b_now": self._clock.now()}
+        await self._db.write(lambda c: c.execute(FINISH, params))
+
+    @translated
+    async def inbox_renew(self, owner: str, lease_seconds: float) -> None:
+        params = {"b_owner": owner, "b_until": _after(self._clock.now(), lease_seconds)}
+        await self._db.write(lambda c: c.execute(RENEW, params))
+
+    @translated
+    async def inbox_release(self, owner: str | None) -> None:
+        """Give up ``owner``'s leases (None: every lease, for a single-process start)."""
+        if owner is None:
+            await self._db.write(lambda c: c.execute(RELEASE_ALL))
+        else:
+            await self._db.write(lambda c: c.execute(RELEASE, {"b_owner": owner}))
+
+    @translated
+    async def inbox_unfinished(self) -> int:
+        count: int = await self._db.read(lambda c: c.execute(UNFINISHED).scalar_one())
+        return count
+
+    @translated
+    async def inbox_purge(self, before: datetime) -> int:
+        def purge(connection: Connection) -> int:
+            return connection.execute(PURGE, {"before": before}).rowcount
+
+        return await self._db.write(purge)
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
