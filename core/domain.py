@@ -359,11 +359,14 @@ class InboxState(StrEnum):
 class Envelope:
     """A message as an adapter hands it to the inbox on receipt: the chat it belongs to, the
     platform's own id for it (a second receipt of the same id is ignored), and the adapter's
-    ``payload``: everything it needs to handle the message later, in another process too."""
+    ``payload``: everything it needs to handle the message later, in another process too.
+    ``position`` orders the chat's messages as the platform does (a Telegram message id, a
+    Discord snowflake): one read back late (a catch-up) still goes before newer ones."""
 
     chat: ChatRef
     message_id: str
     payload: JsonObject
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +379,7 @@ class InboxEntry:
     chat: ChatRef
     message_id: str
     payload: JsonObject
+    position: int
     state: InboxState
     reply: JsonObject | None
     posted: tuple[str, ...]

@@ -113,6 +113,10 @@ class Journal:
         return self._reply
 
     @property
+    def key(self) -> str:
+        return str(self.entry.id)
+
+    @property
     def ids(self) -> Sequence[str]:
         return tuple(self._ids)
 

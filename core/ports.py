@@ -157,8 +157,8 @@ class InboxStore(Protocol):
     async def inbox_claim(
         self, chat: ChatRef, owner: str, lease_seconds: float
     ) -> InboxEntry | None:
-        """Lease the chat's oldest unfinished message to ``owner``; None when there is none or
-        another owner holds it."""
+        """Lease the chat's next unfinished message (by position, then arrival) to ``owner``;
+        None when there is none or another owner holds it."""
         ...
 
     async def inbox_pending_chats(self, platforms: Sequence[str], limit: int) -> list[ChatRef]:
@@ -166,7 +166,7 @@ class InboxStore(Protocol):
         ...
 
     async def inbox_following(self, entry: InboxEntry, limit: int) -> list[InboxEntry]:
-        """The chat's unfinished messages after ``entry``, in order."""
+        """The chat's unfinished messages after ``entry``'s position, in order."""
         ...
 
     async def inbox_answered(self, entry_id: int, reply: JsonObject) -> None: ...
@@ -187,6 +187,11 @@ class InboxStore(Protocol):
 class Posts(Protocol):
     """The platform messages created for one answer so far, kept across restarts: a sink that
     is given some edits them instead of sending again, and records each one it creates."""
+
+    @property
+    def key(self) -> str:
+        """Names the answer uniquely and stably (across restarts), e.g. for a nonce."""
+        ...
 
     @property
     def ids(self) -> Sequence[str]: ...

@@ -28,9 +28,10 @@ from bots.download import Downloader
 from bots.retry import DeliveryRetry
 from core.access import DISCORD, AccessPolicy
 from core.app import Core
-from core.domain import Language
+from core.domain import InboxEntry, Language
 from core.errors import ConfigError, InfrastructureError, LLMError
 from core.i18n import Translator
+from core.inbox import Journal
 from core.ports import Clock
 
 log = logging.getLogger("chatrelay.discord")
@@ -217,6 +218,7 @@ class DiscordBot:
         guild_ready_timeout: float = 2.0,
     ) -> None:
         self._settings = settings
+        self._core = core
         self._downloader = Downloader()
         self._link = GatewayLink()
         self._handler = DiscordHandler(
@@ -242,6 +244,7 @@ class DiscordBot:
                 image_max_bytes=core.config.max_image_bytes,
             ),
             downloader=self._downloader,
+            accept=core.inbox.accept,
             delivery=DeliveryRetry(
                 seconds=settings.discord_delivery_retry_seconds,
                 failed=functools.partial(core.metrics.delivery_failed, DISCORD),
@@ -309,6 +312,8 @@ class DiscordBot:
             if self._task in done:
                 self._raise_start_failure(self._task)
             raise InfrastructureError("Discord did not get ready within a minute")
+        self._core.inbox.register(DISCORD, self._process)
+        await self._core.inbox.start()
         log.info("discord connected", extra={"bot": str(self.client.user)})
 
     @staticmethod
@@ -325,14 +330,18 @@ class DiscordBot:
             raise InfrastructureError(f"cannot connect to Discord: {error}") from None
         raise InfrastructureError("the Discord client stopped before it was ready")
 
+    async def _process(self, entry: InboxEntry, journal: Journal) -> None:
+        await self._handler.process(entry, journal, self.client)
+
     async def stop(self) -> None:
-        """Take nothing new, let answers in flight finish (bounded), then disconnect."""
+        """Take nothing new, let answers in flight finish within the grace (the rest is left
+        to the next start), then disconnect."""
         self._handler.close()
         if self._catching_up is not None and not self._catching_up.done():
             self._catching_up.cancel()  # what it did not reach is read again at the next start
             await asyncio.gather(self._catching_up, return_exceptions=True)
         try:
-            await self._handler.drain(self._settings.discord_shutdown_grace)
+            await self._core.inbox.stop(self._settings.discord_shutdown_grace)
             await self.client.close()
             if self._task is not None:
                 try:

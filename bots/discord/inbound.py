@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import discord
 
 from core.access import DISCORD, Party
-from core.domain import Author, ChatRef
+from core.domain import Author, ChatRef, JsonObject
 
 PLATFORM = DISCORD
 TEXT_SUFFIXES = (
@@ -31,6 +32,25 @@ def author_of(
     user: discord.abc.User, locale: str | None = None, *, is_admin: bool = False
 ) -> Author:
     return Author(str(user.id), user.display_name, locale, is_admin=is_admin)
+
+
+def author_json(author: Author) -> JsonObject:
+    return {
+        "id": author.id,
+        "name": author.name,
+        "language_code": author.language_code,
+        "is_admin": author.is_admin,
+    }
+
+
+def author_from_json(data: JsonObject) -> Author:
+    code = data.get("language_code")
+    return Author(
+        id=str(data.get("id") or ""),
+        name=str(data.get("name") or ""),
+        language_code=code if isinstance(code, str) else None,
+        is_admin=data.get("is_admin") is True,
+    )
 
 
 def user_party(user: discord.abc.User) -> Party:
@@ -93,7 +113,48 @@ class AttachmentKind(Enum):
     OTHER = "other"
 
 
-def kind_of(attachment: discord.Attachment) -> AttachmentKind:
+class Attached(Protocol):
+    @property
+    def content_type(self) -> str | None: ...
+
+    @property
+    def filename(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAttachment:
+    """An attachment as the inbox keeps it: where to download it, and what it says it is."""
+
+    url: str
+    size: int
+    content_type: str | None
+    filename: str
+
+    @classmethod
+    def of(cls, attachment: discord.Attachment) -> StoredAttachment:
+        return cls(attachment.url, attachment.size, attachment.content_type, attachment.filename)
+
+    def to_json(self) -> JsonObject:
+        return {
+            "url": self.url,
+            "size": self.size,
+            "content_type": self.content_type,
+            "filename": self.filename,
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> StoredAttachment:
+        content_type = data.get("content_type")
+        size = data.get("size")
+        return cls(
+            url=str(data.get("url") or ""),
+            size=size if isinstance(size, int) else 0,
+            content_type=content_type if isinstance(content_type, str) else None,
+            filename=str(data.get("filename") or "file"),
+        )
+
+
+def kind_of(attachment: Attached) -> AttachmentKind:
     content_type = (attachment.content_type or "").split(";")[0].strip().lower()
     if content_type.startswith("image/"):
         return AttachmentKind.IMAGE

@@ -19,8 +19,13 @@ Only what cannot make a second copy is retried:
 A *new* message (a channel message or a follow-up) whose request went out but whose answer never
 came (a read timeout, a connection dropped or reset mid-request) may have been posted. It is not
 re-sent; the ERROR line says the outcome is unknown, and the remaining parts are still delivered.
-(Channel messages could carry a ``nonce`` with ``enforce_nonce``, which Discord deduplicates for a
-few minutes; not used yet.)
+
+Across restarts (``posts``, the message's inbox journal): every channel message created for an
+answer is recorded as soon as Discord returns its id, and a sink given recorded ids edits them
+rather than sending again. Each new part carries a ``nonce`` (the journal's key and the part's
+index) with ``enforce_nonce``: a part sent again after a crash in the moment between Discord
+creating it and the database recording it returns the message made before (Discord looks a few
+minutes back), so no second copy appears.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import discord
 
 from bots.discord.render import DiscordMessage, DiscordRenderer
 from bots.retry import Backoff, DeliveryRetry, Undelivered, report_undelivered
-from core.ports import Clock, FloodWait, Reply, SinkLimits
+from core.ports import Clock, FloodWait, Posts, Reply, SinkLimits
 
 log = logging.getLogger("chatrelay.discord")
 
@@ -48,6 +54,27 @@ QUIET = discord.AllowedMentions.none()
 TOKEN_SECONDS = 14 * 60.0  # an interaction token lasts 15 minutes; keep one to spare
 INVALID_WEBHOOK_TOKEN = 50027
 EMBED_COLOUR = discord.Colour.blurple()
+
+
+def with_nonce(nonce: str | None) -> dict[str, Any]:
+    """``send``'s nonce arguments: Discord returns the message made with the same nonce in
+    the last few minutes instead of a second one (discord.py adds ``enforce_nonce``)."""
+    return {} if nonce is None else {"nonce": nonce}
+
+
+def partial_message(channel: object, message_id: int) -> discord.PartialMessage | None:
+    """A message of ``channel`` known only by its id (editable without fetching it)."""
+    if isinstance(
+        channel,
+        discord.TextChannel
+        | discord.Thread
+        | discord.DMChannel
+        | discord.VoiceChannel
+        | discord.StageChannel
+        | discord.PartialMessageable,
+    ):
+        return channel.get_partial_message(message_id)
+    return None
 
 
 class TokenExpired(Exception):
@@ -86,8 +113,10 @@ class _Sink(ABC):
         clock: Clock,
         interval: float,
         delivery: DeliveryRetry | None = None,
+        posts: Posts | None = None,
     ) -> None:
         self._renderer = renderer
+        self._posts = posts
         self._clock = clock
         self._delivery = delivery or DeliveryRetry()
         self._limits = SinkLimits(
@@ -99,7 +128,7 @@ class _Sink(ABC):
             typing_delay=max(TYPING_DELAY, interval),
             first_draft_delay=interval,
         )
-        self._live: discord.Message | None = None
+        self._live: discord.Message | discord.PartialMessage | None = None
         self._live_content: str | None = None
 
     @property
@@ -134,14 +163,19 @@ class _Sink(ABC):
                 reasoning=reply.reasoning,
                 reasoning_label=reply.reasoning_label,
             )
-        live, self._live, self._live_content = self._live, None, None
+        targets = self._targets(reply)
+        journaled = self._posts is not None and not reply.transient
+        self._live, self._live_content = None, None
         sent: list[str] = []
         backoff = Backoff(self._clock, self._delivery)
         try:
             for index, part in enumerate(parts):
-                target = live if index == 0 else None
+                target = targets[index] if index < len(targets) else None
+                nonce = self._nonce(index) if journaled else None
                 try:
-                    message = await self._final(part, target, backoff, first=index == 0)
+                    message = await self._final(
+                        part, target, backoff, first=index == 0, nonce=nonce
+                    )
                 except Undelivered as error:
                     self._report(error, backoff)
                     if not error.uncertain:
@@ -150,9 +184,39 @@ class _Sink(ABC):
                 backoff.succeeded()
                 if message is not None:
                     sent.append(str(message.id))
+                    if journaled and target is None:
+                        await self._record(message)
         except discord.Forbidden as error:
             log.warning("cannot write to the channel", extra={"reason": error.text})
         return sent
+
+    def _targets(self, reply: Reply) -> list[discord.Message | discord.PartialMessage | None]:
+        """The messages the final parts go into (by edit): the live one for the first part,
+        and every one posted for this answer before a restart. A notice on the way (queued) is
+        a message of its own."""
+        if reply.transient:
+            return []
+        if self._posts is not None and self._posts.ids:
+            return [self._message_at(int(i)) for i in self._posts.ids]
+        return [self._live]
+
+    def _nonce(self, index: int) -> str | None:
+        return None if self._posts is None else f"{self._posts.key}.{index}"[:25]
+
+    def _resumed_live(self) -> discord.PartialMessage | None:
+        """The first message posted for this answer before a restart, edited from now on."""
+        if self._posts is None or not self._posts.ids:
+            return None
+        return self._message_at(int(self._posts.ids[0]))
+
+    async def _record(self, message: discord.Message) -> None:
+        """Keep a message created for this answer in its journal."""
+        if self._posts is not None:
+            await self._posts.add(str(message.id))
+
+    @abstractmethod
+    def _message_at(self, message_id: int) -> discord.PartialMessage | None:
+        """A message of this answer's channel, to edit."""
 
     def _report(self, error: Undelivered, backoff: Backoff) -> None:
         report_undelivered(
@@ -160,7 +224,13 @@ class _Sink(ABC):
         )
 
     async def _final(
-        self, part: DiscordMessage, live: discord.Message | None, backoff: Backoff, *, first: bool
+        self,
+        part: DiscordMessage,
+        live: discord.Message | discord.PartialMessage | None,
+        backoff: Backoff,
+        *,
+        first: bool,
+        nonce: str | None,
     ) -> discord.Message | None:
         """One part of the final answer, retried while safe (see the module docstring) within
         the backoff's bound; a streamed message deleted meanwhile is replaced. Raises
@@ -170,7 +240,7 @@ class _Sink(ABC):
             try:
                 if live is not None:
                     return await self._replace(live, part)
-                return await self._post(part, first=first)
+                return await self._post(part, first=first, nonce=nonce)
             except discord.RateLimited as error:
                 if not await backoff.wait(error.retry_after):
                     raise Undelivered(error) from error
@@ -203,10 +273,14 @@ class _Sink(ABC):
         """Show a draft: create the live message, or edit it."""
 
     @abstractmethod
-    async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
+    async def _post(
+        self, part: DiscordMessage, *, first: bool, nonce: str | None
+    ) -> discord.Message | None:
         """Send one part of the final answer as a new message."""
 
-    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message | None:
+    async def _replace(
+        self, live: discord.Message | discord.PartialMessage, part: DiscordMessage
+    ) -> discord.Message | None:
         content, embed = body_of(part)
         return await live.edit(content=content, embed=embed, attachments=files_of(part))
 
@@ -218,15 +292,22 @@ class ChannelSink(_Sink):
         self,
         *,
         channel: discord.abc.Messageable,
-        reply_to: discord.Message | None,
+        reply_to: discord.Message | discord.PartialMessage | None,
         renderer: DiscordRenderer,
         clock: Clock,
         interval: float,
         delivery: DeliveryRetry | None = None,
+        posts: Posts | None = None,
     ) -> None:
-        super().__init__(renderer=renderer, clock=clock, interval=interval, delivery=delivery)
+        super().__init__(
+            renderer=renderer, clock=clock, interval=interval, delivery=delivery, posts=posts
+        )
         self._channel = channel
         self._reply_to = reply_to
+        self._live = self._resumed_live()
+
+    def _message_at(self, message_id: int) -> discord.PartialMessage | None:
+        return partial_message(self._channel, message_id)
 
     def _chat_id(self) -> int | None:
         channel = self._channel
@@ -240,14 +321,20 @@ class ChannelSink(_Sink):
 
     async def _show(self, content: str) -> None:
         if self._live is None:
-            self._live = await self._send(DiscordMessage(content), first=True)
+            live = await self._send(DiscordMessage(content), first=True, nonce=self._nonce(-1))
+            self._live = live
+            await self._record(live)
         else:
             self._live = await self._live.edit(content=content)
 
-    async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message:
-        return await self._send(part, first=first)
+    async def _post(
+        self, part: DiscordMessage, *, first: bool, nonce: str | None
+    ) -> discord.Message:
+        return await self._send(part, first=first, nonce=nonce)
 
-    async def _send(self, part: DiscordMessage, *, first: bool) -> discord.Message:
+    async def _send(
+        self, part: DiscordMessage, *, first: bool, nonce: str | None
+    ) -> discord.Message:
         content, embed = body_of(part)
         if first and self._reply_to is not None:
             return await self._channel.send(
@@ -257,9 +344,14 @@ class ChannelSink(_Sink):
                 reference=self._reply_to.to_reference(fail_if_not_exists=False),
                 allowed_mentions=QUIET,
                 mention_author=False,
+                **with_nonce(nonce),
             )
         return await self._channel.send(
-            content, embeds=[embed] if embed else [], files=files_of(part), allowed_mentions=QUIET
+            content,
+            embeds=[embed] if embed else [],
+            files=files_of(part),
+            allowed_mentions=QUIET,
+            **with_nonce(nonce),
         )
 
 
@@ -276,23 +368,37 @@ class InteractionSink(_Sink):
     def __init__(
         self,
         *,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction | None,
+        channel: discord.abc.Messageable,
+        user_id: int,
         renderer: DiscordRenderer,
         clock: Clock,
         interval: float,
         ephemeral: bool = False,
         delivery: DeliveryRetry | None = None,
+        posts: Posts | None = None,
     ) -> None:
-        super().__init__(renderer=renderer, clock=clock, interval=interval, delivery=delivery)
-        self._interaction = interaction
+        super().__init__(
+            renderer=renderer, clock=clock, interval=interval, delivery=delivery, posts=posts
+        )
+        self._interaction = interaction  # None: taken up after a restart, the token is gone
+        self._channel = channel
+        self._user_id = user_id
         self._ephemeral = ephemeral
         self._original_used = False
         self._deferred_at = clock.monotonic()
-        self._token_dead = False
-        self._user_told = False  # the first message in the channel mentions the user
+        self._token_dead = interaction is None
+        # the first message in the channel mentions the user (not again after a restart)
+        self._user_told = bool(posts and posts.ids)
+        self._in_channel = {int(i) for i in posts.ids} if posts else set()
+        self._live = self._resumed_live()
 
     def _chat_id(self) -> int | None:
-        return self._interaction.channel_id
+        channel = self._channel
+        return channel.id if isinstance(channel, discord.abc.Snowflake) else None
+
+    def _message_at(self, message_id: int) -> discord.PartialMessage | None:
+        return partial_message(self._channel, message_id)
 
     def _edits_next(self) -> bool:
         return not self._original_used and not self._expired()
@@ -304,36 +410,47 @@ class InteractionSink(_Sink):
         return None  # the deferred response already shows "… is thinking"
 
     async def _show(self, content: str) -> None:
-        if self._expired():
+        interaction = self._interaction
+        if interaction is None or self._expired():
             return  # no drafts without the token: the final answer goes to the channel
         try:
             with self._token_watch():
-                self._live = await self._interaction.edit_original_response(
+                self._live = await interaction.edit_original_response(
                     content=content, allowed_mentions=QUIET
                 )
         except TokenExpired:
             return  # known now: the final answer goes to the channel
         self._original_used = True
 
-    async def _post(self, part: DiscordMessage, *, first: bool) -> discord.Message | None:
-        if self._expired():
-            return await self._to_channel(part)
+    async def _post(
+        self, part: DiscordMessage, *, first: bool, nonce: str | None
+    ) -> discord.Message | None:
+        interaction = self._interaction
+        if interaction is None or self._expired():
+            return await self._to_channel(part, nonce)
         with self._token_watch():
-            return await self._by_token(part)
+            return await self._by_token(interaction, part)
 
-    async def _by_token(self, part: DiscordMessage) -> discord.Message | None:
+    async def _record(self, message: discord.Message) -> None:
+        """Only messages in the channel are kept: they can be edited after a restart."""
+        if message.id in self._in_channel:
+            await super()._record(message)
+
+    async def _by_token(
+        self, interaction: discord.Interaction, part: DiscordMessage
+    ) -> discord.Message | None:
         content, embed = body_of(part)
         if not self._original_used:
-            message = await self._interaction.edit_original_response(
+            message = await interaction.edit_original_response(
                 content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
             )
             self._original_used = True  # only now: a failed edit is retried as an edit
             return message
         if embed is not None:
-            return await self._interaction.followup.send(
+            return await interaction.followup.send(
                 embed=embed, files=files_of(part), ephemeral=self._ephemeral, wait=True
             )
-        return await self._interaction.followup.send(
+        return await interaction.followup.send(
             part.content,
             files=files_of(part),
             allowed_mentions=QUIET,
@@ -341,33 +458,36 @@ class InteractionSink(_Sink):
             wait=True,
         )
 
-    async def _replace(self, live: discord.Message, part: DiscordMessage) -> discord.Message | None:
-        if self._expired():
-            return await self._to_channel(part)
+    async def _replace(
+        self, live: discord.Message | discord.PartialMessage, part: DiscordMessage
+    ) -> discord.Message | None:
+        if live.id in self._in_channel:  # a channel message: edited as any other
+            return await super()._replace(live, part)
+        interaction = self._interaction
+        if interaction is None or self._expired():
+            return await self._to_channel(part, None)
         content, embed = body_of(part)
         with self._token_watch():
-            return await self._interaction.edit_original_response(
+            return await interaction.edit_original_response(
                 content=content, embed=embed, attachments=files_of(part), allowed_mentions=QUIET
             )
 
-    async def _to_channel(self, part: DiscordMessage) -> discord.Message | None:
+    async def _to_channel(self, part: DiscordMessage, nonce: str | None) -> discord.Message | None:
         """A part of an answer that outlived the token, as a normal message in the channel."""
-        channel = self._interaction.channel
-        if not isinstance(channel, discord.abc.Messageable):
-            log.warning("the command's token expired and its channel can't be written to")
-            return None
         content, embed = body_of(part)
         mentions = QUIET
         if not self._user_told:
-            user = self._interaction.user
-            content = f"{user.mention} {content}"[:2000]
+            content = f"<@{self._user_id}> {content}"[:2000]
+            user = discord.Object(self._user_id)
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
-        message = await channel.send(
+        message = await self._channel.send(
             content,
             embeds=[embed] if embed else [],
             files=files_of(part),
             allowed_mentions=mentions,
+            **with_nonce(nonce),
         )
+        self._in_channel.add(message.id)
         self._user_told = True
         return message
 

@@ -99,7 +99,9 @@ class TelegramHandler:
             return None
         if not addressing(message, self._identity_of(bot)).for_bot:
             return None
-        return Envelope(chat_ref(message), str(message.message_id), update.to_dict())
+        return Envelope(
+            chat_ref(message), str(message.message_id), update.to_dict(), message.message_id
+        )
 
     async def process(self, entry: InboxEntry, journal: Journal, bot: Bot) -> None:
         """Answer a stored message (its reply, when one was written before a restart)."""

@@ -307,6 +307,11 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         EN: "Something went wrong on my side. Your message is saved; please try again.",
         ZH: "我这边出了点问题。你的消息已保存，请重试。",
     },
+    "error.not_stored": {
+        EN: "I can't take messages right now (my storage is unavailable). Please send it again "
+        "in a minute.",
+        ZH: "我暂时无法接收消息（存储不可用）。请过一分钟再发送一次。",
+    },
     "error.kept": {
         EN: "_Your message is saved in this conversation._",
         ZH: "_你的消息已保存在本对话中。_",

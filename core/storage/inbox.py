@@ -43,7 +43,7 @@ _in_chat = (
 _OLDEST_UNFINISHED: Final = (
     select(inbox.c.id)
     .where(*_in_chat, inbox.c.state != DONE)
-    .order_by(inbox.c.id)
+    .order_by(inbox.c.position, inbox.c.id)
     .limit(1)
     .scalar_subquery()
 )
@@ -75,8 +75,8 @@ PENDING_CHATS: Final = (
 )
 FOLLOWING: Final = (
     select(*inbox.c)
-    .where(*_in_chat, inbox.c.id > bindparam("after"), inbox.c.state != DONE)
-    .order_by(inbox.c.id)
+    .where(*_in_chat, inbox.c.position > bindparam("after"), inbox.c.state != DONE)
+    .order_by(inbox.c.position, inbox.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
 UPDATE_ROW: Final = update(inbox).where(inbox.c.id == bindparam("b_id"))
@@ -119,6 +119,7 @@ def _entry(row: Any) -> InboxEntry:
         chat=ChatRef(row.platform, row.chat_id, row.thread_id),
         message_id=row.message_id,
         payload=row.payload,
+        position=row.position,
         state=InboxState(row.state),
         reply=row.reply,
         posted=tuple(row.posted or ()),
@@ -154,6 +155,7 @@ class SqlInbox:
             "chat_id": chat.chat_id,
             "thread_id": chat.thread_id,
             "message_id": envelope.message_id,
+            "position": envelope.position,
             "payload": envelope.payload,
             "state": InboxState.RECEIVED.value,
             "attempts": 0,
@@ -192,7 +194,7 @@ class SqlInbox:
 
     @translated
     async def inbox_following(self, entry: InboxEntry, limit: int) -> list[InboxEntry]:
-        params = {**_chat(entry.chat), "after": entry.id, "limit": limit}
+        params = {**_chat(entry.chat), "after": entry.position, "limit": limit}
         rows = await self._db.read(lambda c: c.execute(FOLLOWING, params).all())
         return [_entry(row) for row in rows]
 

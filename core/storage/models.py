@@ -210,8 +210,8 @@ class InboxRow(Base):
         CheckConstraint(
             "state IN ('received', 'answering', 'answered', 'delivered')", name="state"
         ),
-        # A chat's oldest unfinished message (the claim), and where a chat's rows follow.
-        Index(None, "platform", "chat_id", "thread_id", "id"),
+        # A chat's next unfinished message (the claim), and the ones that follow it.
+        Index(None, "platform", "chat_id", "thread_id", "position"),
         # Unfinished work (taken up on start), and delivered rows old enough to forget.
         Index(None, "state", "updated_at"),
         {"sqlite_autoincrement": True},  # ids never reused: arrival order is id order
@@ -222,6 +222,7 @@ class InboxRow(Base):
     chat_id: Mapped[str] = mapped_column(CleanString())
     thread_id: Mapped[str] = mapped_column(CleanString(), default="", server_default="")
     message_id: Mapped[str] = mapped_column(CleanString())
+    position: Mapped[int] = mapped_column(BigInteger)  # the platform's order (core.domain.Envelope)
     # Verbatim (not CleanJSON): the adapter gets back exactly what it stored. The JSON text
     # escapes NULs and lone surrogates (\u0000), which both databases' json take.
     payload: Mapped[dict[str, JsonValue]] = mapped_column(JSON(none_as_null=True))

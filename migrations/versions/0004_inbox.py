@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.String(), nullable=False),
         sa.Column("thread_id", sa.String(), server_default="", nullable=False),
         sa.Column("message_id", sa.String(), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("reply", sa.JSON(), nullable=True),
@@ -57,9 +58,9 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index(
-        op.f("ix_inbox_platform_chat_id_thread_id_id"),
+        op.f("ix_inbox_platform_chat_id_thread_id_position"),
         "inbox",
-        ["platform", "chat_id", "thread_id", "id"],
+        ["platform", "chat_id", "thread_id", "position"],
     )
     op.create_index(op.f("ix_inbox_state_updated_at"), "inbox", ["state", "updated_at"])
     op.create_index(
@@ -70,5 +71,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_messages_reply_to_message_id"), table_name="messages")
     op.drop_index(op.f("ix_inbox_state_updated_at"), table_name="inbox")
-    op.drop_index(op.f("ix_inbox_platform_chat_id_thread_id_id"), table_name="inbox")
+    op.drop_index(op.f("ix_inbox_platform_chat_id_thread_id_position"), table_name="inbox")
     op.drop_table("inbox")

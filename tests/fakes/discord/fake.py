@@ -43,6 +43,7 @@ from .validate import check_commands, check_message
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 _OPTION_TYPES = ((bool, 5), (int, 4), (float, 10), (str, 3))
+NONCE_SECONDS = 300.0  # how far back enforce_nonce looks ("the past few minutes")
 
 
 class FakeDiscord(ServerCore):
@@ -582,12 +583,29 @@ class FakeDiscord(ServerCore):
         self.sent[channel.id].append(message)
         return message
 
+    def _same_nonce(self, channel_id: int, payload: Json) -> Message | None:
+        """Discord's ``enforce_nonce``: a message the bot created in the channel with the same
+        nonce within the last few minutes (NONCE_SECONDS)."""
+        nonce = payload.get("nonce")
+        if nonce is None or not payload.get("enforce_nonce"):
+            return None
+        since = self.wall_clock() - NONCE_SECONDS
+        for message in reversed(self.sent[channel_id]):
+            if message.timestamp < since:
+                return None
+            if message.nonce is not None and str(message.nonce) == str(nonce):
+                return message
+        return None
+
     async def _echo(self, t: str, message: Message) -> None:
         if self.echo_bot_messages and not message.flags & EPHEMERAL:
             await self.dispatch(t, self._message_event(message))
 
     async def _create_message(self, req: Request) -> Json:
         channel = self.channel(req.int_param("channel_id"))
+        earlier = self._same_nonce(channel.id, req.body or {})
+        if earlier is not None:  # enforce_nonce: the message made before, and no new one
+            return earlier.to_json()
         message = self._bot_message(channel, req.body or {}, req.files)
         await self._echo("MESSAGE_CREATE", message)
         return message.to_json()
