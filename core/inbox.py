@@ -162,6 +162,8 @@ class Inbox:
         self._unfinished = 0
         self._room = asyncio.Event()
         self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._started = False
         self._stopping = False
         self._heartbeat: asyncio.Task[None] | None = None
@@ -244,6 +246,10 @@ class Inbox:
             if self._started and not self._stopping:
                 self._wake(envelope.chat)
         return added
+
+    async def idle(self) -> None:
+        """Wait until every message known to this process is finished."""
+        await self._idle.wait()
 
     async def room(self) -> None:
         """Wait while the backlog is full (receiving pauses; nothing is lost)."""
@@ -378,3 +384,7 @@ class Inbox:
             self._room.clear()
         else:
             self._room.set()
+        if count:
+            self._idle.clear()
+        else:
+            self._idle.set()

@@ -1,0 +1,127 @@
+"""The inbox's rows on SQLite and PostgreSQL: idempotent receipt, per-chat order held by the
+rows, leases that keep a chat's next message to one worker until they lapse."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.domain import ChatRef, Envelope, InboxState
+from core.storage.inbox import SqlInbox
+from core.storage.store import SqlChatStore
+from tests.support.clock import FakeClock
+
+CHAT = ChatRef("telegram", "100")
+OTHER = ChatRef("telegram", "200")
+
+
+def envelope(chat: ChatRef, n: int, position: int | None = None) -> Envelope:
+    return Envelope(
+        chat, str(n), {"text": f"message {n}", "n": n}, n if position is None else position
+    )
+
+
+def inbox_of(store: SqlChatStore, clock: FakeClock) -> SqlInbox:
+    return SqlInbox(store.database, clock)
+
+
+async def test_a_message_is_stored_once_and_kept_verbatim(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    odd = {"text": "nul\x00 and a lone \ud800 surrogate", "nested": [1, {"k": None}]}
+    assert await inbox.inbox_add(Envelope(CHAT, "1", odd, 1))
+    assert not await inbox.inbox_add(Envelope(CHAT, "1", {"text": "again"}, 1))
+    entry = await inbox.inbox_claim(CHAT, "a", 30)
+    assert entry is not None
+    assert entry.payload == odd  # what the adapter stored, character for character
+    assert entry.state is InboxState.ANSWERING
+    assert entry.attempts == 1
+    assert await inbox.inbox_unfinished() == 1
+
+
+async def test_a_chat_is_worked_in_platform_order_one_message_at_a_time(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    await inbox.inbox_add(envelope(CHAT, 3))
+    await inbox.inbox_add(envelope(CHAT, 1))  # read back late (a catch-up): goes first
+    await inbox.inbox_add(envelope(OTHER, 7))
+    first = await inbox.inbox_claim(CHAT, "a", 30)
+    assert first is not None
+    assert first.message_id == "1"
+    # held: the chat's next message is the same one until it is finished
+    again = await inbox.inbox_claim(CHAT, "a", 30)
+    assert again is not None
+    assert again.id == first.id
+    assert await inbox.inbox_claim(CHAT, "b", 30) is None  # another worker: not while leased
+    other = await inbox.inbox_claim(OTHER, "b", 30)  # other chats go on meanwhile
+    assert other is not None
+    assert other.message_id == "7"
+    await inbox.inbox_finish([first.id])
+    second = await inbox.inbox_claim(CHAT, "b", 30)
+    assert second is not None
+    assert second.message_id == "3"
+
+
+async def test_a_lease_lapses_and_another_worker_takes_the_message_up(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    await inbox.inbox_add(envelope(CHAT, 1))
+    taken = await inbox.inbox_claim(CHAT, "dead", 30)
+    assert taken is not None
+    clock.advance(20)
+    await inbox.inbox_renew("dead", 30)  # still alive at 20 s: good until 50 s
+    clock.advance(25)
+    assert await inbox.inbox_claim(CHAT, "b", 30) is None
+    clock.advance(10)  # the owner stopped renewing: lapsed
+    resumed = await inbox.inbox_claim(CHAT, "b", 30)
+    assert resumed is not None
+    assert resumed.id == taken.id
+    assert resumed.attempts == 2
+
+
+async def test_the_reply_and_the_posted_messages_survive_for_the_next_worker(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    await inbox.inbox_add(envelope(CHAT, 1))
+    entry = await inbox.inbox_claim(CHAT, "a", 30)
+    assert entry is not None
+    await inbox.inbox_posted(entry.id, ["501"])
+    await inbox.inbox_answered(entry.id, {"text": "the answer", "is_error": False})
+    await inbox.inbox_posted(entry.id, ["501", "502"])
+    await inbox.inbox_release("a")
+    again = await inbox.inbox_claim(CHAT, "b", 30)
+    assert again is not None
+    assert again.state is InboxState.ANSWERED
+    assert again.reply == {"text": "the answer", "is_error": False}
+    assert again.posted == ("501", "502")
+
+
+async def test_unfinished_chats_come_back_longest_waiting_first_and_old_rows_go(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    for chat, n in ((OTHER, 1), (CHAT, 2), (OTHER, 3), (ChatRef("discord", "9"), 4)):
+        await inbox.inbox_add(envelope(chat, n))
+    assert await inbox.inbox_pending_chats(["telegram"], 10) == [OTHER, CHAT]
+    entry = await inbox.inbox_claim(CHAT, "a", 30)
+    assert entry is not None
+    await inbox.inbox_finish([entry.id])
+    assert await inbox.inbox_pending_chats(["telegram"], 10) == [OTHER]
+    clock.advance(timedelta(days=2).total_seconds())
+    assert await inbox.inbox_purge(clock.now() - timedelta(days=1)) == 1  # delivered only
+    assert await inbox.inbox_unfinished() == 3
+
+
+async def test_the_messages_after_one_are_listed_for_joining_split_texts(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    for n in (10, 11, 12):
+        await inbox.inbox_add(envelope(CHAT, n))
+    first = await inbox.inbox_claim(CHAT, "a", 30)
+    assert first is not None
+    assert [e.message_id for e in await inbox.inbox_following(first, 5)] == ["11", "12"]
+    assert [e.message_id for e in await inbox.inbox_following(first, 1)] == ["11"]
