@@ -1,0 +1,75 @@
+"""Messages survive the bot: an answer written before a stop is delivered by the next start
+without asking the model again, and a group's streamed message is finished in place, never
+posted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from tests.fakes.openrouter import Answer, FakeOpenRouter
+from tests.fakes.telegram import FakeTelegram
+
+from .conftest import USERNAME, BotFactory
+
+QUICK_STOP = {"telegram_shutdown_grace": 0.05}  # a deploy that cuts everything off
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait (bounded) until ``predicate()`` holds, for what the fake can't signal."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - log records and the LLM fake have no event
+            await asyncio.sleep(0.01)
+
+
+def retrying(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("sending the answer failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_answer_written_while_telegram_was_down_is_delivered_after_a_restart(
+    tg: FakeTelegram,
+    openrouter: FakeOpenRouter,
+    running_bot: BotFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    chat = tg.private_chat(5001, "Ann")
+    openrouter.enqueue(Answer(content="Written before the restart", first_token_delay=0.2))
+    async with running_bot(**QUICK_STOP):
+        await tg.user_says(chat, None, "hello")
+        await eventually(lambda: openrouter.chat_requests)
+        await tg.refuse_connections()  # the answer is written but can't go out
+        await eventually(lambda: retrying(caplog))
+    await tg.accept_connections()
+    async with running_bot():
+        [sent] = await tg.wait_for_sent(chat, 1)
+        await tg.user_says(chat, None, "and now?")
+        await tg.wait_for_sent(chat, 2)
+    assert sent.text == "Written before the restart"
+    assert len(openrouter.chat_requests) == 2, "the first answer was not asked for again"
+    assert tg.sent[chat][1].text == "Echo: and now?"
+
+
+async def test_a_groups_streamed_message_cut_off_by_a_restart_is_finished_in_place(
+    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    group = tg.group(-1005001, "Friends", bot_is_admin=True)
+    ann = tg.user(51, "Ann")
+    words = [f"word{i} " for i in range(40)]
+    openrouter.enqueue(Answer(content=words, chunk_delay=0.1))  # cut off half way
+    async with running_bot(telegram_group_edit_interval=0.5, **QUICK_STOP):
+        await tg.user_says(group, ann, f"@{USERNAME} count to forty")
+        await eventually(lambda: tg.sent[group] and "word5" in tg.sent[group][0].text)
+    cut = tg.sent[group][0].text
+    async with running_bot():
+        await tg.wait_for(lambda: tg.sent[group][0].text.startswith("Echo:"))
+        await tg.user_says(group, ann, f"@{USERNAME} thanks")
+        await tg.wait_for(lambda: len(tg.sent[group]) == 2 and not tg.sent[group][1].placeholder)
+    first, second = tg.sent[group]
+    assert "word39" not in cut
+    assert first.text == "Echo: Ann: count to forty", "answered again, into the same message"
+    assert second.text == "Echo: Ann: thanks"
+    assert len(openrouter.chat_requests) == 3
