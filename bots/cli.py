@@ -135,7 +135,8 @@ async def run_platforms(settings: Settings) -> int:
 
                 bots.append(DiscordBot(discord, core, clock))
             for bot in bots:
-                await bot.start()
+                if not await started_unless_stopped(bot, stop):
+                    break  # stopped while a platform was still starting (e.g. unreachable)
                 platforms.append(bot)
             await stop.wait()
             log.info("stopping")
@@ -146,6 +147,20 @@ class Bot(Platform, Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+async def started_unless_stopped(bot: Bot, stop: asyncio.Event) -> bool:
+    """Start ``bot``; False when a stop signal came first (the start is abandoned)."""
+    starting = asyncio.create_task(bot.start(), name=f"start {bot.name}")
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if starting.done():
+        await starting  # its failure, if any, is the caller's
+        return True
+    starting.cancel()
+    await asyncio.gather(starting, return_exceptions=True)
+    return False
 
 
 async def stop_all(bots: Sequence[Bot]) -> None:

@@ -8,7 +8,7 @@ import functools
 import logging
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bots.download import Downloader
@@ -30,6 +30,8 @@ from core.ports import Clock
 
 log = logging.getLogger("chatrelay.telegram")
 
+START_RETRY_FIRST = 1.0  # seconds before trying to reach Telegram again at start, doubling...
+START_RETRY_MOST = 60.0  # ...up to this
 MENU = tuple(name for name in COMMAND_NAMES if name != "start")
 ALLOWED_UPDATES = [Update.MESSAGE]
 
@@ -55,6 +57,7 @@ class TelegramBot:
     def __init__(self, settings: TelegramSettings, core: Core, clock: Clock) -> None:
         self._settings = settings
         self._core = core
+        self._clock = clock
         splits = SplitMessages(settings.telegram_merge_window, clock)
         self._polling = Outcomes()
         self._app = build_application(settings, self._polling)
@@ -131,12 +134,7 @@ class TelegramBot:
         return str(self._app.bot.username)
 
     async def start(self) -> None:
-        try:
-            await self._app.initialize()
-        except InvalidToken:
-            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (getMe)") from None
-        except TelegramError as error:
-            raise InfrastructureError(f"cannot reach the Telegram Bot API: {error}") from None
+        await self._initialize()
         await self._register_commands()
         self._downloader.open()
         self._core.inbox.register(TELEGRAM, self._process)
@@ -161,6 +159,27 @@ class TelegramBot:
             await self._app.shutdown()
         finally:
             await self._downloader.aclose()
+
+    async def _initialize(self) -> None:
+        """Log in (getMe). While Telegram can't be reached, try again with growing pauses:
+        the bot starts once it is back (a refused token stops the start at once)."""
+        delay = START_RETRY_FIRST
+        while True:
+            try:
+                await self._app.initialize()
+            except InvalidToken:
+                raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (getMe)") from None
+            except NetworkError as error:
+                log.warning(
+                    "cannot reach the Telegram Bot API; trying again",
+                    extra={"reason": str(error), "retry_in": delay},
+                )
+            except TelegramError as error:
+                raise InfrastructureError(f"Telegram refused to start the bot: {error}") from None
+            else:
+                return
+            await self._clock.sleep(delay)
+            delay = min(delay * 2, START_RETRY_MOST)
 
     async def _receive(self, update: Update) -> None:
         envelope = self._handler.envelope(update, self._app.bot)

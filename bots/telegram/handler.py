@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
 
 from telegram import Bot, Message, PhotoSize, Update
 from telegram.error import TelegramError
@@ -261,10 +260,3 @@ class TelegramHandler:
         if not url.startswith(("https://", "http://")):
             raise DownloadError("getFile gave no file URL")
         return await self._downloader.fetch(url, limit)
-
-
-def describe(update: object) -> dict[str, Any]:
-    """Log fields for an update, without its text."""
-    if isinstance(update, Update) and update.effective_chat is not None:
-        return {"chat": update.effective_chat.id, "update_id": update.update_id}
-    return {}

@@ -145,3 +145,24 @@ async def test_a_new_message_whose_connection_dropped_mid_request_is_not_sent_tw
     assert failures(core) == 1
     [line] = gave_up(caplog)
     assert "may not have arrived" in line.getMessage()
+
+
+async def test_a_bot_started_while_telegram_is_unreachable_starts_once_it_is_back(
+    tg: FakeTelegram,
+    openrouter: FakeOpenRouter,
+    running_bot: BotFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = tg.private_chat(3101, "Ann")
+    await tg.refuse_connections()
+
+    async def back_after_a_failed_try() -> None:
+        await eventually(lambda: "cannot reach the Telegram Bot API" in caplog.text)
+        await tg.accept_connections()
+
+    coming_back = asyncio.create_task(back_after_a_failed_try())
+    async with running_bot():
+        await coming_back
+        await tg.user_says(chat, None, "are you there?")
+        [sent] = await tg.wait_for_sent(chat, 1)
+    assert sent.text == "Echo: are you there?"
