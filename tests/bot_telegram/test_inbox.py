@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import sqlite3
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +77,49 @@ async def test_a_groups_streamed_message_cut_off_by_a_restart_is_finished_in_pla
     assert first.text == "Echo: Ann: count to forty", "answered again, into the same message"
     assert second.text == "Echo: Ann: thanks"
     assert len(openrouter.chat_requests) == 3
+
+
+async def test_a_webhook_update_the_database_could_not_store_is_refused_and_comes_again(
+    tg: FakeTelegram, running_bot: BotFactory, tmp_path: Path
+) -> None:
+    """The webhook answers 200 only once the update is stored: while the database is locked
+    (longer than its busy timeout) Telegram gets a 500 and delivers the update again."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    chat = tg.private_chat(5003, "Cy")
+    async with running_bot(
+        telegram_webhook_url=url, telegram_webhook_listen="127.0.0.1", telegram_webhook_port=port
+    ):
+        locked, release = threading.Event(), threading.Event()
+        holder = asyncio.create_task(
+            asyncio.to_thread(hold_write_lock, tmp_path / "chat.db", locked, release)
+        )
+        await asyncio.to_thread(locked.wait)
+        await tg.user_says(chat, None, "stored at last")
+        await tg.wait_for(lambda: any(not d.delivered for d in tg.deliveries), timeout=15)
+        release.set()
+        await holder
+        [sent] = await tg.wait_for_sent(chat, 1, timeout=15)
+    statuses = [d.status for d in tg.deliveries]
+    assert statuses[0] == 500
+    assert statuses[-1] == 200
+    assert sent.text == "Echo: stored at last"
+    assert len(tg.sent[chat]) == 1
+
+
+def hold_write_lock(path: Path, locked: threading.Event, release: threading.Event) -> None:
+    """Another writer holds the SQLite database until ``release`` (set by the test)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(30)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
