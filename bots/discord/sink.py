@@ -53,7 +53,18 @@ DRAFT_EDIT_WAIT = 3.0  # seconds an intermediate edit may take before it is give
 QUIET = discord.AllowedMentions.none()
 TOKEN_SECONDS = 14 * 60.0  # an interaction token lasts 15 minutes; keep one to spare
 INVALID_WEBHOOK_TOKEN = 50027
+TOO_MANY_REQUESTS = 429
 EMBED_COLOUR = discord.Colour.blurple()
+
+
+def retry_after(error: discord.HTTPException) -> float | None:
+    """The wait a 429 asks for (its Retry-After header), if it says."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 def with_nonce(nonce: str | None) -> dict[str, Any]:
@@ -258,6 +269,16 @@ class _Sink(ABC):
                 level = logging.INFO if backoff.retrying else logging.WARNING
                 log.log(level, "sending the answer failed; retrying", extra={"reason": str(error)})
                 if not await backoff.wait():
+                    raise Undelivered(error) from error
+            except discord.HTTPException as error:
+                if error.status != TOO_MANY_REQUESTS:
+                    raise
+                # discord.py gave up after its own retries of a 429: not carried out, so it is
+                # safe to send again once the bucket has refilled.
+                log.info(
+                    "the answer waits for Discord's rate limit", extra={"chat": self._chat_id()}
+                )
+                if not await backoff.wait(retry_after(error)):
                     raise Undelivered(error) from error
 
     def _edits_next(self) -> bool:

@@ -190,3 +190,27 @@ async def test_a_slash_command_answer_whose_edit_dropped_is_retried_as_the_same_
     assert interaction.original is not None
     assert interaction.original.content == "Echo: hi"
     assert interaction.followups == []
+
+
+async def test_an_answer_discord_keeps_refusing_with_429s_arrives_once_the_limit_passes(
+    world: World,
+    openrouter: FakeOpenRouter,
+    running_core: CoreFactory,
+    clock: ScaledClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 429 that discord.py passes on (after its own retries, or one from Discord's edge) was
+    not carried out: the answer is sent again once the limit has passed, once."""
+    caplog.set_level(logging.INFO)
+    fake, general = world.fake, world.general
+    fake.break_route(CREATE, status=429, message="You are being rate limited.")
+    async with running_core() as core:
+        await fake.user_says(general, world.alice, "hello", mentions_bot=True)
+        await eventually(lambda: len(fake.calls_to(CREATE)) >= 2)
+        fake.repair_route(CREATE)
+        [sent] = await fake.wait_for_sent(general, 1)
+        await clock.sleep(5)  # nothing more follows
+    assert sent.content == "Echo: Alice: hello"
+    assert len(fake.sent[general.id]) == 1
+    assert failures(core) == 0
+    assert "the answer waits for Discord's rate limit" in caplog.text
