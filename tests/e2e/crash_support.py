@@ -692,35 +692,3 @@ def discord_conversations(
 
 
 # --------------------------------------------------------------------------- outages
-
-
-TELEGRAM_SENDS = ("sendMessage", "editMessageText", "sendDocument", "deleteMessage")
-DISCORD_SENDS = (
-    "POST /channels/{channel_id}/messages",
-    "PATCH /channels/{channel_id}/messages/{message_id}",
-    "DELETE /channels/{channel_id}/messages/{message_id}",
-)
-
-
-@contextlib.asynccontextmanager
-async def telegram_refuses_sends(tg: FakeTelegram) -> Any:
-    """Telegram answers every message send or edit with 502 (so surely not carried out)."""
-    for method in TELEGRAM_SENDS:
-        tg.break_method(method, 502, "Bad Gateway")
-    try:
-        yield
-    finally:
-        for method in TELEGRAM_SENDS:
-            tg.repair(method)
-
-
-@contextlib.asynccontextmanager
-async def discord_refuses_sends(dc: FakeDiscord) -> Any:
-    """Discord answers every message send, edit or delete with 503 (not carried out)."""
-    for route in DISCORD_SENDS:
-        dc.break_route(route, 503, "Service Unavailable")
-    try:
-        yield
-    finally:
-        for route in DISCORD_SENDS:
-            dc.repair_route(route)
