@@ -79,6 +79,7 @@ class TelegramBot:
                 drafts=settings.telegram_drafts,
                 private_interval=settings.telegram_private_edit_interval,
                 group_interval=settings.telegram_group_edit_interval,
+                placeholders=settings.telegram_placeholders,
             ),
             refusals=RecentRefusals(clock),
             downloader=self._downloader,

@@ -45,6 +45,7 @@ class StreamingOptions:
     drafts: bool = True
     private_interval: float = 1.5
     group_interval: float = 3.0
+    placeholders: bool = True  # see bots.telegram.sink
 
 
 class TelegramHandler:
@@ -206,6 +207,7 @@ class TelegramHandler:
             on_drafts_unavailable=self._no_drafts,
             delivery=self._delivery,
             posts=journal,
+            placeholders=self._streaming.placeholders,
         )
 
     def _no_drafts(self) -> None:

@@ -26,6 +26,9 @@ than sending again. A final part that needs a new message is first posted as a s
 placeholder (the part's opening words and "…", which is also what the notification shows),
 recorded, then edited into the part: a crash between Telegram accepting a message and the
 database recording it leaves at most a stray placeholder, never a second copy of the answer.
+That costs one edit per new message; ``placeholders=False`` (TELEGRAM_PLACEHOLDERS) saves it and
+records each new message right after Telegram returns it instead (a crash in between can then
+show that part twice).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ TYPING_DELAY = 0.5
 # An answer complete within this many seconds is sent at once, without a draft before it.
 FIRST_DRAFT_DELAY = 0.5
 PLACEHOLDER_CHARS = 60  # of the part's opening shown in its placeholder
+PLACEHOLDER_MIN_CHARS = 4  # fewer characters than this: the placeholder is just "…"
 
 
 class StreamMode(Enum):
@@ -101,10 +105,16 @@ def not_modified(error: BadRequest) -> bool:
     return "message is not modified" in error.message.lower()
 
 
-def placeholder(part: TelegramText) -> TelegramText:
-    """What a new message shows until the part is edited in: its opening words and "…"."""
+def placeholder_of(part: TelegramText) -> TelegramText:
+    """What a new message shows until the part is edited in: its opening words (at most half
+    of it, so a placeholder left behind by a crash never reads as the answer) and "…"."""
     words = " ".join(part.text.split())
-    cut = words[:PLACEHOLDER_CHARS].rsplit(" ", 1)[0] if len(words) > PLACEHOLDER_CHARS else words
+    limit = min(PLACEHOLDER_CHARS, len(words) // 2)
+    head = words[: limit + 1]
+    if " " in head:
+        cut = head.rsplit(" ", 1)[0]
+    else:  # no spaces (Chinese, a long word): characters, when there are enough to show
+        cut = words[:limit] if limit >= PLACEHOLDER_MIN_CHARS else ""
     return TelegramText(f"{cut} …".lstrip())
 
 
@@ -124,6 +134,7 @@ class TelegramSink:
         on_drafts_unavailable: Callable[[], None] | None = None,
         delivery: DeliveryRetry | None = None,
         posts: Posts | None = None,
+        placeholders: bool = True,
     ) -> None:
         self._bot = bot
         self._delivery = delivery or DeliveryRetry()
@@ -141,6 +152,7 @@ class TelegramSink:
             first_draft_delay=FIRST_DRAFT_DELAY,
         )
         self._posts = posts
+        self._placeholders = placeholders
         # the message being edited (EDIT mode), or the first one posted before a restart
         self._live: int | None = int(posts.ids[0]) if posts and posts.ids else None
         self._live_text: TelegramText | None = None
@@ -180,13 +192,14 @@ class TelegramSink:
         sent: list[str] = []
         targets = self._targets(reply)
         journaled = self._posts is not None and not reply.transient
+        placeholders = journaled and self._placeholders
         self._live, self._live_text = None, None
         backoff = Backoff(self._clock, self._delivery)
         try:
             for index, part in enumerate(parts):
                 target = targets[index] if index < len(targets) else None
                 try:
-                    message_id = await self._final(part, target, backoff, journaled=journaled)
+                    message_id = await self._final(part, target, backoff, placeholder=placeholders)
                 except Undelivered as error:
                     self._report(error, backoff)
                     if not error.uncertain:
@@ -194,6 +207,8 @@ class TelegramSink:
                     continue
                 backoff.succeeded()
                 sent.append(str(message_id))
+                if journaled and self._posts is not None and str(message_id) not in self._posts.ids:
+                    await self._posted(message_id)
         except Forbidden as error:
             log.warning("cannot write to the chat", extra={"reason": error.message})
         return sent
@@ -300,7 +315,7 @@ class TelegramSink:
             return await call(part.plain())
 
     async def _final(
-        self, part: TelegramText, live: int | None, backoff: Backoff, *, journaled: bool
+        self, part: TelegramText, live: int | None, backoff: Backoff, *, placeholder: bool
     ) -> int:
         """One part of the final answer, into ``live`` (edited) or a new message.
 
@@ -309,8 +324,8 @@ class TelegramSink:
         ``Undelivered`` when it gives up."""
         while True:
             try:
-                if live is None and journaled:
-                    live = await self._send(placeholder(part))
+                if live is None and placeholder:
+                    live = await self._send(placeholder_of(part))
                     await self._posted(live)
                 return await (self._send(part) if live is None else self._edit(live, part))
             except RetryAfter as error:

@@ -123,3 +123,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_each_new_answer_message_is_a_placeholder_edited_in_unless_switched_off(
+    tg: FakeTelegram, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(5004, "Di")
+    async with running_bot():
+        await tg.user_says(chat, None, "with a placeholder")
+        [with_one] = await tg.wait_for_sent(chat, 1)
+    other = tg.private_chat(5005, "Ed")
+    async with running_bot(telegram_placeholders=False):
+        await tg.user_says(other, None, "without")
+        [without] = await tg.wait_for_sent(other, 1)
+    assert with_one.history == ["Echo: with a …", "Echo: with a placeholder"]
+    assert without.history == ["Echo: without"]
