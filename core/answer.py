@@ -205,6 +205,7 @@ class Answerer:
             reasoning=(completion.reasoning or None) if show_reasoning else None,
             reasoning_label=self._t(turn.lang, "reasoning.label"),
             notice="\n".join(notices) or None,
+            kept=True,
         )
         platform_ids = await turn.sink.deliver(reply)
         if platform_ids:

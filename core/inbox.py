@@ -96,6 +96,7 @@ class Journal:
         self._reply = reply_from_json(entry.reply) if entry.reply is not None else None
         self.absorbed: list[int] = []  # later messages answered with this one (finished with it)
         self._retried = False
+        self._unsaved = False
 
     @property
     def resumed(self) -> bool:
@@ -120,9 +121,18 @@ class Journal:
     def ids(self) -> Sequence[str]:
         return tuple(self._ids)
 
-    async def add(self, platform_id: str) -> None:
+    async def add(self, platform_id: str, *, durable: bool = True) -> None:
         self._ids.append(platform_id)
-        await self._store.inbox_posted(self.entry.id, self._ids)
+        if durable:
+            await self._store.inbox_posted(self.entry.id, self._ids)
+            self._unsaved = False
+        else:
+            self._unsaved = True
+
+    @property
+    def unsaved_ids(self) -> Sequence[str] | None:
+        """The posted ids, when some are not written yet (they go with the finish)."""
+        return tuple(self._ids) if self._unsaved else None
 
     async def answered(self, reply: Reply) -> None:
         self._reply = reply
@@ -157,7 +167,9 @@ class Inbox:
         self._processors: dict[str, Processor] = {}
         self._slots = asyncio.Semaphore(self._settings.max_concurrent)
         self._active: dict[ChatRef, asyncio.Task[None]] = {}
-        self._again: set[ChatRef] = set()  # woken while its claim was running
+        # Per active chat: messages accepted here and not claimed yet, or None: claim until
+        # the chat has nothing left (woken by a rescan, which does not know how many).
+        self._pending: dict[ChatRef, int | None] = {}
         self._arrivals: dict[ChatRef, asyncio.Event] = {}
         self._unfinished = 0
         self._room = asyncio.Event()
@@ -277,11 +289,15 @@ class Inbox:
 
     # ---- scheduling
 
-    def _wake(self, chat: ChatRef) -> None:
-        if chat in self._active:
-            self._again.add(chat)
-            return
-        self._active[chat] = asyncio.create_task(self._run_chat(chat), name=f"chat {chat}")
+    def _wake(self, chat: ChatRef, *, drain: bool = False) -> None:
+        """Schedule ``chat``: one more message accepted for it, or (``drain``) an unknown
+        number left from before."""
+        if drain or self._pending.get(chat, 0) is None:
+            self._pending[chat] = None
+        else:
+            self._pending[chat] = (self._pending.get(chat) or 0) + 1
+        if chat not in self._active:
+            self._active[chat] = asyncio.create_task(self._run_chat(chat), name=f"chat {chat}")
 
     async def _rescan(self) -> None:
         """Schedule every chat with unfinished messages (at start, and now and then for work
@@ -289,24 +305,28 @@ class Inbox:
         limit = self._settings.max_backlog
         for chat in await self._store.inbox_pending_chats(list(self._processors), limit):
             if not self._stopping and chat not in self._active:
-                self._wake(chat)
+                self._wake(chat, drain=True)
 
     async def _run_chat(self, chat: ChatRef) -> None:
+        """Claim and handle the chat's messages, one at a time, as many as were accepted here
+        (no claim that would find nothing), or all of them after a rescan."""
         try:
-            while not self._stopping:
+            while not self._stopping and self._pending.get(chat, 0) != 0:
+                left = self._pending[chat]
+                if left is not None:
+                    self._pending[chat] = left - 1
                 entry = await self._retrying(
                     lambda: self._store.inbox_claim(chat, self.owner, self._settings.lease_seconds),
                     "claiming the next message",
                 )
                 if entry is None:
-                    if chat in self._again:
-                        self._again.discard(chat)
-                        continue
-                    return
+                    if self._pending.get(chat) is None:
+                        return  # drained
+                    continue
                 await self._process(entry)
         finally:
             self._active.pop(chat, None)
-            self._again.discard(chat)
+            self._pending.pop(chat, None)
 
     async def _process(self, entry: InboxEntry) -> None:
         journal = Journal(entry, self._store)
@@ -325,7 +345,8 @@ class Inbox:
         else:
             await self._handle(entry, journal)
         ids = [entry.id, *journal.absorbed]
-        await self._retrying(lambda: self._store.inbox_finish(ids), "finishing a message")
+        posted = journal.unsaved_ids
+        await self._retrying(lambda: self._store.inbox_finish(ids, posted), "finishing a message")
         self._set_unfinished(max(0, self._unfinished - len(ids)))
 
     async def _handle(self, entry: InboxEntry, journal: Journal) -> None:

@@ -173,7 +173,11 @@ class InboxStore(Protocol):
 
     async def inbox_posted(self, entry_id: int, posted: Sequence[str]) -> None: ...
 
-    async def inbox_finish(self, entry_ids: Sequence[int]) -> None: ...
+    async def inbox_finish(
+        self, entry_ids: Sequence[int], posted: Sequence[str] | None = None
+    ) -> None:
+        """Mark messages delivered (the first one's ``posted`` ids written with it)."""
+        ...
 
     async def inbox_renew(self, owner: str, lease_seconds: float) -> None: ...
 
@@ -196,7 +200,10 @@ class Posts(Protocol):
     @property
     def ids(self) -> Sequence[str]: ...
 
-    async def add(self, platform_id: str) -> None: ...
+    async def add(self, platform_id: str, *, durable: bool = True) -> None:
+        """Record a message created for the answer: at once, or (``durable=False``, for the
+        answer's last message) together with the message's completion, one write less."""
+        ...
 
 
 class ChatSerializer(Protocol):
@@ -236,6 +243,7 @@ class Reply:
     reasoning_label: str = "Reasoning"
     card: bool = False  # a summary (like /stats) a platform may show as a card (an embed)
     transient: bool = False  # a notice on the way (queued...), not the message's answer
+    kept: bool = False  # stored already as the conversation's answer (found there on a restart)
 
 
 class FloodWait(Exception):

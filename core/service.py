@@ -364,7 +364,7 @@ class JournaledSink:
         await self._sink.show_draft(text)
 
     async def deliver(self, reply: Reply) -> Sequence[str]:
-        if not reply.transient:
+        if not (reply.transient or reply.kept):  # a kept answer is found in the history
             await self.journal.answered(reply)
         return await self._sink.deliver(reply)
 

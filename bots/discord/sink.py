@@ -196,7 +196,8 @@ class _Sink(ABC):
                 if message is not None:
                     sent.append(str(message.id))
                     if journaled and target is None:
-                        await self._record(message)
+                        # the last part is written with the completion (its nonce covers it)
+                        await self._record(message, durable=index < len(parts) - 1)
         except discord.Forbidden as error:
             log.warning("cannot write to the channel", extra={"reason": error.text})
         return sent
@@ -220,10 +221,10 @@ class _Sink(ABC):
             return None
         return self._message_at(int(self._posts.ids[0]))
 
-    async def _record(self, message: discord.Message) -> None:
+    async def _record(self, message: discord.Message, *, durable: bool = True) -> None:
         """Keep a message created for this answer in its journal."""
         if self._posts is not None:
-            await self._posts.add(str(message.id))
+            await self._posts.add(str(message.id), durable=durable)
 
     @abstractmethod
     def _message_at(self, message_id: int) -> discord.PartialMessage | None:
@@ -452,10 +453,10 @@ class InteractionSink(_Sink):
         with self._token_watch():
             return await self._by_token(interaction, part)
 
-    async def _record(self, message: discord.Message) -> None:
+    async def _record(self, message: discord.Message, *, durable: bool = True) -> None:
         """Only messages in the channel are kept: they can be edited after a restart."""
         if message.id in self._in_channel:
-            await super()._record(message)
+            await super()._record(message, durable=durable)
 
     async def _by_token(
         self, interaction: discord.Interaction, part: DiscordMessage

@@ -208,7 +208,8 @@ class TelegramSink:
                 backoff.succeeded()
                 sent.append(str(message_id))
                 if journaled and self._posts is not None and str(message_id) not in self._posts.ids:
-                    await self._posted(message_id)
+                    # the last one is written with the message's completion (one write less)
+                    await self._posted(message_id, durable=index < len(parts) - 1)
         except Forbidden as error:
             log.warning("cannot write to the chat", extra={"reason": error.message})
         return sent
@@ -263,9 +264,9 @@ class TelegramSink:
             await self._edit(self._live, preview)
         self._live_text = preview
 
-    async def _posted(self, message_id: int) -> None:
+    async def _posted(self, message_id: int, *, durable: bool = True) -> None:
         if self._posts is not None:
-            await self._posts.add(str(message_id))
+            await self._posts.add(str(message_id), durable=durable)
 
     # ---- Bot API calls
 

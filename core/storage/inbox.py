@@ -214,9 +214,20 @@ class SqlInbox:
         await self._db.write(lambda c: c.execute(UPDATE_ROW, params))
 
     @translated
-    async def inbox_finish(self, entry_ids: Sequence[int]) -> None:
-        params = {"ids": list(entry_ids), "b_now": self._clock.now()}
-        await self._db.write(lambda c: c.execute(FINISH, params))
+    async def inbox_finish(
+        self, entry_ids: Sequence[int], posted: Sequence[str] | None = None
+    ) -> None:
+        now = self._clock.now()
+        params = {"ids": list(entry_ids), "b_now": now}
+
+        def finish(connection: Connection) -> None:
+            if posted is not None and entry_ids:
+                connection.execute(
+                    UPDATE_ROW, {"b_id": entry_ids[0], "posted": list(posted), "updated_at": now}
+                )
+            connection.execute(FINISH, params)
+
+        await self._db.write(finish)
 
     @translated
     async def inbox_renew(self, owner: str, lease_seconds: float) -> None:
