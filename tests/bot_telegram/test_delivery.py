@@ -80,8 +80,7 @@ async def test_formatting_telegram_rejects_is_sent_as_plain_text(
 ) -> None:
     chat = tg.private_chat(2003, "Cy")
     openrouter.enqueue(Answer(content="**bold** and `code`"))
-    # The answer is posted as a plain placeholder, then edited into its formatted text.
-    tg.fail("editMessageText", 400, "Bad Request: can't parse entities: unsupported entity")
+    tg.fail("sendMessage", 400, "Bad Request: can't parse entities: unsupported entity")
     async with running_bot():
         await tg.user_says(chat, None, "format")
         await tg.wait_for(lambda: tg.sent[chat] and tg.sent[chat][0].text == "bold and code")
@@ -138,3 +137,16 @@ async def test_a_failing_connection_to_telegram_is_retried_for_the_final_answer(
         await tg.user_says(chat, None, "still there?")
         [sent] = await tg.wait_for_sent(chat)
     assert sent.text == "Echo: still there?"
+
+
+async def test_formatting_rejected_in_the_edit_that_fills_a_placeholder_is_sent_plain(
+    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    chat = tg.private_chat(2013, "Cy")
+    openrouter.enqueue(Answer(content="**bold** and `code`"))
+    tg.fail("editMessageText", 400, "Bad Request: can't parse entities: unsupported entity")
+    async with running_bot(telegram_placeholders=True):
+        await tg.user_says(chat, None, "format")
+        await tg.wait_for(lambda: tg.sent[chat] and tg.sent[chat][0].text == "bold and code")
+    [sent] = tg.sent[chat]
+    assert sent.entities == []

@@ -125,15 +125,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_each_new_answer_message_is_a_placeholder_edited_in_unless_switched_off(
+async def test_with_placeholders_each_new_answer_message_is_a_placeholder_edited_in(
     tg: FakeTelegram, running_bot: BotFactory
 ) -> None:
     chat = tg.private_chat(5004, "Di")
-    async with running_bot():
+    async with running_bot(telegram_placeholders=True):
         await tg.user_says(chat, None, "with a placeholder")
         [with_one] = await tg.wait_for_sent(chat, 1)
     other = tg.private_chat(5005, "Ed")
-    async with running_bot(telegram_placeholders=False):
+    async with running_bot():  # the default: no placeholder
         await tg.user_says(other, None, "without")
         [without] = await tg.wait_for_sent(other, 1)
     assert with_one.history == ["Echo: with a …", "Echo: with a placeholder"]

@@ -251,13 +251,23 @@ async def crash_and_restart(
     run.verdict()
 
 
+@pytest.mark.parametrize("placeholders", [None, "true"], ids=["default", "placeholders"])
 async def test_sigkill_on_telegram_loses_and_repeats_nothing(
-    env: dict[str, str], tmp_path: Path, fake: PacedOpenRouter, tg: FakeTelegram
+    env: dict[str, str],
+    tmp_path: Path,
+    fake: PacedOpenRouter,
+    tg: FakeTelegram,
+    placeholders: str | None,
 ) -> None:
+    """With the defaults, and with TELEGRAM_PLACEHOLDERS=true (no second copy even when the kill
+    falls between Telegram posting a part and the bot recording it)."""
     conversations = telegram_conversations(tg, private=100, groups=4, planned=4, burst_every=5)
+    bot_env = telegram_env(env, tg)
+    if placeholders is not None:
+        bot_env["TELEGRAM_PLACEHOLDERS"] = placeholders
     run = Run(
         TelegramUsers(tg, fake, conversations),
-        telegram_env(env, tg),
+        bot_env,
         tmp_path,
         "SIGKILL on Telegram (100 private chats, 4 groups)",
     )
