@@ -34,6 +34,7 @@ from bench import e2e
 from bench.support import describe_ms, llm_baseline_ms
 from bench.telegram_bot import TOKEN
 from tests.fakes.telegram import Chat, FakeTelegram, FloodLimits
+from tests.fakes.telegram.model import PLACEHOLDER_END
 from tests.fakes.telegram.server import Params
 
 STREAM_FIRST_SHARE = 0.8  # of the LLM's time, until the first chunk
@@ -53,7 +54,8 @@ Json = dict[str, Any]
 
 class TimedTelegram(FakeTelegram):
     """The fake Bot API, noting (on this process's monotonic clock) when each awaited final
-    answer arrives as a sendMessage."""
+    answer arrives: as a sendMessage, or as the editMessageText that fills in the placeholder
+    the bot posted first (TELEGRAM_PLACEHOLDERS, on by default)."""
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
@@ -65,7 +67,15 @@ class TimedTelegram(FakeTelegram):
     async def send_message(self, p: Params) -> Json:
         arrived = time.monotonic()
         message = await super().send_message(p)  # a 429 or 400 raises: not an answer
-        self.answers.arrived(arrived, int(message["chat"]["id"]), str(message["text"]))
+        text = str(message["text"])
+        final = not text.endswith(PLACEHOLDER_END)
+        self.answers.arrived(arrived, int(message["chat"]["id"]), text, final=final)
+        return message
+
+    async def edit_message_text(self, p: Params) -> Json:
+        arrived = time.monotonic()
+        message = await super().edit_message_text(p)
+        self.answers.arrived(arrived, int(message["chat"]["id"]), str(message["text"]), final=False)
         return message
 
     def calls_by_method(self) -> str:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.domain import Completion
-from core.ports import Reply, ReplySink, SinkLimits
+from core.ports import Reply, ReplySink, SinkWrapper
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 QUEUE_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120)
@@ -125,23 +125,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class CountedSink:
+class CountedSink(SinkWrapper):
     """A ReplySink that counts the replies it delivers."""
 
     def __init__(self, sink: ReplySink, metrics: Metrics, platform: str) -> None:
-        self._sink = sink
+        super().__init__(sink)
         self._metrics = metrics
         self._platform = platform
-
-    @property
-    def limits(self) -> SinkLimits:
-        return self._sink.limits
-
-    async def show_typing(self) -> None:
-        await self._sink.show_typing()
-
-    async def show_draft(self, text: str) -> None:
-        await self._sink.show_draft(text)
 
     async def deliver(self, reply: Reply) -> Sequence[str]:
         ids = await self._sink.deliver(reply)

@@ -271,3 +271,24 @@ class ReplySink(Protocol):
     async def deliver(self, reply: Reply) -> Sequence[str]:
         """Send the final reply, complete; return the platform ids of the messages sent."""
         ...
+
+
+class SinkWrapper:
+    """A ReplySink around another one: everything passes through; a subclass adds to
+    ``deliver``."""
+
+    def __init__(self, sink: ReplySink) -> None:
+        self._sink = sink
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._sink.limits
+
+    async def show_typing(self) -> None:
+        await self._sink.show_typing()
+
+    async def show_draft(self, text: str) -> None:
+        await self._sink.show_draft(text)
+
+    async def deliver(self, reply: Reply) -> Sequence[str]:
+        return await self._sink.deliver(reply)

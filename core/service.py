@@ -30,7 +30,7 @@ from core.ports import (
     ModelDirectory,
     Reply,
     ReplySink,
-    SinkLimits,
+    SinkWrapper,
 )
 from core.text import clean_text
 from core.tokens import estimate_image_tokens, estimate_message_tokens
@@ -346,22 +346,12 @@ class ChatService:
         )
 
 
-class JournaledSink:
+class JournaledSink(SinkWrapper):
     """A sink whose final replies are kept in the message's journal before they go out."""
 
     def __init__(self, sink: ReplySink, journal: Journal) -> None:
-        self._sink = sink
+        super().__init__(sink)
         self.journal = journal
-
-    @property
-    def limits(self) -> SinkLimits:
-        return self._sink.limits
-
-    async def show_typing(self) -> None:
-        await self._sink.show_typing()
-
-    async def show_draft(self, text: str) -> None:
-        await self._sink.show_draft(text)
 
     async def deliver(self, reply: Reply) -> Sequence[str]:
         if not (reply.transient or reply.kept):  # a kept answer is found in the history
