@@ -84,13 +84,14 @@ class PacedOpenRouter(FakeOpenRouter):
     """The fake OpenRouter, answering each chat request as ``pace(key, number)`` says (None:
     the server defaults) and keeping count of the requests being answered right now.
 
-    No free-model limits: the tests run a paid model. ``streaming`` holds the tags being
+    OpenRouter's free-model limits stay as the fake has them; the tests run a paid model, which
+    they do not touch. ``streaming holds the tags being
     answered now, ``finished`` those answered to the end, ``cut`` those whose stream ended
     early (the client went away)."""
 
     def __init__(self, pace: Pace | None = everyday_pace, **options: Any) -> None:
         options.setdefault("api_key", None)  # any key (the bot gets conftest's)
-        super().__init__(free_requests_per_minute=0, free_daily_limit=0, **options)
+        super().__init__(**options)
         self.pace = pace
         self.streaming: Counter[tuple[str, int]] = Counter()
         self.finished: Counter[tuple[str, int]] = Counter()
