@@ -249,7 +249,21 @@ class Inbox:
         """Store a received message (before the platform is told it arrived) and schedule its
         chat; False for a message already stored. Raises InfrastructureError when the
         database can't take it: then the receipt must not be confirmed."""
-        added = await self._store.inbox_add(envelope)
+        chat = envelope.chat
+        claimed = None
+        if self._claims_on_receipt(chat):
+            added, claimed = await self._store.inbox_add_claimed(
+                envelope, self.owner, self._settings.lease_seconds
+            )
+        else:
+            added = await self._store.inbox_add(envelope)
+        if claimed is not None and self._claims_on_receipt(chat):
+            self._set_unfinished(self._unfinished + 1)
+            self._active[chat] = asyncio.create_task(
+                self._run_chat(chat, claimed), name=f"chat {chat}"
+            )
+            return True
+        # (claimed, but the chat got busy meanwhile: its task claims it again, as its owner)
         if added:
             arrival = self._arrivals.get(envelope.chat)
             if arrival is not None:
@@ -258,6 +272,16 @@ class Inbox:
             if self._started and not self._stopping:
                 self._wake(envelope.chat)
         return added
+
+    def _claims_on_receipt(self, chat: ChatRef) -> bool:
+        """Whether a message of ``chat`` is stored already claimed (one write less): this
+        process owns the database (SQLite) and is not working on the chat."""
+        return (
+            self._store.single_process
+            and self._started
+            and not self._stopping
+            and chat not in self._active
+        )
 
     async def idle(self) -> None:
         """Wait until every message known to this process is finished."""
@@ -307,10 +331,13 @@ class Inbox:
             if not self._stopping and chat not in self._active:
                 self._wake(chat, drain=True)
 
-    async def _run_chat(self, chat: ChatRef) -> None:
+    async def _run_chat(self, chat: ChatRef, first: InboxEntry | None = None) -> None:
         """Claim and handle the chat's messages, one at a time, as many as were accepted here
-        (no claim that would find nothing), or all of them after a rescan."""
+        (no claim that would find nothing), or all of them after a rescan; ``first``: one
+        claimed on receipt."""
         try:
+            if first is not None:
+                await self._process(first)
             while not self._stopping and self._pending.get(chat, 0) != 0:
                 left = self._pending[chat]
                 if left is not None:

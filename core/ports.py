@@ -154,6 +154,13 @@ class InboxStore(Protocol):
         """Store a received message; False when that message id was already stored."""
         ...
 
+    async def inbox_add_claimed(
+        self, envelope: Envelope, owner: str, lease_seconds: float
+    ) -> tuple[bool, InboxEntry | None]:
+        """``inbox_add``, claiming the message at once when its chat has nothing else
+        unfinished (single process only)."""
+        ...
+
     async def inbox_claim(
         self, chat: ChatRef, owner: str, lease_seconds: float
     ) -> InboxEntry | None:

@@ -79,6 +79,7 @@ FOLLOWING: Final = (
     .order_by(inbox.c.position, inbox.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
+CHAT_BUSY: Final = select(inbox.c.id).where(*_in_chat, inbox.c.state != DONE).limit(1)
 UPDATE_ROW: Final = update(inbox).where(inbox.c.id == bindparam("b_id"))
 FINISH: Final = (
     update(inbox)
@@ -104,12 +105,12 @@ UNFINISHED: Final = select(func.count()).select_from(inbox).where(inbox.c.state 
 PURGE: Final = delete(inbox).where(inbox.c.state == DONE, inbox.c.updated_at < bindparam("before"))
 
 
-def _insert(dialect: str) -> Any:
+def _insert(dialect: str, *returning: Any) -> Any:
     module = sqlite if dialect == "sqlite" else postgresql
     return (
         module.insert(inbox)
         .on_conflict_do_nothing(index_elements=("platform", "chat_id", "thread_id", "message_id"))
-        .returning(inbox.c.id)
+        .returning(*returning)
     )
 
 
@@ -138,7 +139,8 @@ class SqlInbox:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
         self._clock = clock
-        self._insert = _insert(database.dialect)
+        self._insert = _insert(database.dialect, inbox.c.id)
+        self._insert_claimed = _insert(database.dialect, *inbox.c)
 
     @property
     def single_process(self) -> bool:
@@ -165,6 +167,45 @@ class SqlInbox:
 
         def add(connection: Connection) -> bool:
             return connection.execute(self._insert, params).scalar_one_or_none() is not None
+
+        return await self._db.write(add)
+
+    @translated
+    async def inbox_add_claimed(
+        self, envelope: Envelope, owner: str, lease_seconds: float
+    ) -> tuple[bool, InboxEntry | None]:
+        """Store a received message, already claimed by ``owner`` when its chat has nothing
+        else unfinished (one write instead of two): (stored, the claimed entry or None). For
+        one process only (SQLite): the check and the insert are not atomic across processes
+        on PostgreSQL."""
+        now = self._clock.now()
+        chat = envelope.chat
+        params = {
+            "platform": chat.platform,
+            "chat_id": chat.chat_id,
+            "thread_id": chat.thread_id,
+            "message_id": envelope.message_id,
+            "position": envelope.position,
+            "payload": envelope.payload,
+            "state": InboxState.RECEIVED.value,
+            "attempts": 0,
+            "received_at": now,
+            "updated_at": now,
+        }
+        claimed = {
+            **params,
+            "state": InboxState.ANSWERING.value,
+            "attempts": 1,
+            "lease_owner": owner,
+            "lease_until": _after(now, lease_seconds),
+        }
+
+        def add(connection: Connection) -> tuple[bool, InboxEntry | None]:
+            if connection.execute(CHAT_BUSY, _chat(chat)).first() is not None:
+                row_id = connection.execute(self._insert, params).scalar_one_or_none()
+                return row_id is not None, None
+            row = connection.execute(self._insert_claimed, claimed).one_or_none()
+            return (True, _entry(row)) if row is not None else (False, None)
 
         return await self._db.write(add)
 

@@ -125,3 +125,24 @@ async def test_the_messages_after_one_are_listed_for_joining_split_texts(
     assert first is not None
     assert [e.message_id for e in await inbox.inbox_following(first, 5)] == ["11", "12"]
     assert [e.message_id for e in await inbox.inbox_following(first, 1)] == ["11"]
+
+
+async def test_a_message_of_an_idle_chat_is_stored_claimed_and_of_a_busy_one_waits(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    inbox = inbox_of(store, clock)
+    added, first = await inbox.inbox_add_claimed(envelope(CHAT, 1), "a", 30)
+    assert added
+    assert first is not None
+    assert first.state is InboxState.ANSWERING
+    assert first.attempts == 1
+    assert await inbox.inbox_claim(CHAT, "b", 30) is None  # leased to "a" from the start
+    added, second = await inbox.inbox_add_claimed(envelope(CHAT, 2), "a", 30)
+    assert added
+    assert second is None  # the chat has one in work: this one waits its turn
+    again, duplicate = await inbox.inbox_add_claimed(envelope(CHAT, 2), "a", 30)
+    assert (again, duplicate) == (False, None)
+    await inbox.inbox_finish([first.id])
+    following = await inbox.inbox_claim(CHAT, "a", 30)
+    assert following is not None
+    assert following.message_id == "2"
