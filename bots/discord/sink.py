@@ -17,8 +17,10 @@ Only what cannot make a second copy is retried:
   response): a PATCH with the same content twice leaves one message.
 
 A *new* message (a channel message or a follow-up) whose request went out but whose answer never
-came (a read timeout, a connection dropped or reset mid-request) may have been posted. It is not
-re-sent; the ERROR line says the outcome is unknown, and the remaining parts are still delivered.
+came (a read timeout, a connection dropped or reset mid-request) may have been posted. A channel
+message of the inbox carries a nonce (below) and is sent again: Discord returns the message
+made before, if it was. Anything else is not re-sent; the ERROR line says the outcome is
+unknown, and the remaining parts are still delivered.
 
 Across restarts (``posts``, the message's inbox journal): every channel message created for an
 answer is recorded as soon as Discord returns its id, and a sink given recorded ids edits them
@@ -264,7 +266,8 @@ class _Sink(ABC):
                 log.info("the streamed message is gone; the answer is sent anew")
                 live = None
             except (discord.DiscordServerError, *UNANSWERED) as error:
-                if not (idempotent or isinstance(error, NOT_CARRIED_OUT)):
+                # a part with a nonce is safe to send again: Discord returns the one made before
+                if not (idempotent or isinstance(error, NOT_CARRIED_OUT) or nonce is not None):
                     raise Undelivered(error, uncertain=True) from error
                 # one WARNING per outage, the attempts after it at INFO
                 level = logging.INFO if backoff.retrying else logging.WARNING

@@ -16,9 +16,12 @@ Only what cannot make a second copy is retried:
 
 A *new* message (``sendMessage``) whose request went out but whose answer never came (a read
 timeout, a connection dropped or reset mid-request) may have been posted: the Bot API has no
-idempotency key and a bot can't read the chat back to check, so sending it again could show the
-part twice. It is not re-sent; the ERROR line says the outcome is unknown, and the remaining
-parts are still delivered.
+idempotency key and a bot can't read the chat back to check. For a message of the inbox
+(``posts`` given) it is sent again: the usual cause is a kept-alive connection the server closed
+just as the request went out (not carried out), and an answer that never arrives is worse than
+a rare second copy; with placeholders it is the placeholder that is sent again, so no copy of
+the answer can appear. Without ``posts`` it is not re-sent; the ERROR line says the outcome is
+unknown, and the remaining parts are still delivered.
 
 Across restarts (``posts``, the message's inbox journal): every message created for an answer
 is recorded as soon as Telegram returns its id, and a sink given recorded ids edits them rather
@@ -341,7 +344,7 @@ class TelegramSink:
                 log.info("the streamed message can't be edited; the answer is sent anew")
                 live = None
             except NetworkError as error:
-                if live is None and not surely_unsent(error):
+                if live is None and not surely_unsent(error) and self._posts is None:
                     raise Undelivered(error, uncertain=True) from error
                 # one WARNING per outage, the attempts after it at INFO
                 level = logging.INFO if backoff.retrying else logging.WARNING
