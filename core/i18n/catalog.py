@@ -272,8 +272,8 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         ZH: "本对话对模型来说太长了。发送 /new 开始新对话，或缩短你的消息。",
     },
     "error.rate_limited": {
-        EN: "The model is rate limited right now (free models allow only a few requests per minute). Please try again in a minute.",
-        ZH: "模型当前被限流（免费模型每分钟只允许少量请求）。请一分钟后再试。",
+        EN: "The model is rate limited right now (it is getting more requests than it takes). Please try again in a minute.",
+        ZH: "模型当前被限流（收到的请求超过了它的承受量）。请一分钟后再试。",
     },
     "error.daily_quota": {
         EN: "Today's free-model requests for this bot's OpenRouter key are used up; they come back at 00:00 UTC, in {hours} h {minutes} min. The operator can add credits (buying $10 raises the free quota to 1,000 requests a day), or you can switch to a paid model with /model.",
