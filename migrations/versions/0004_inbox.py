@@ -63,9 +63,7 @@ def upgrade() -> None:
         ["platform", "chat_id", "thread_id", "position"],
     )
     op.create_index(op.f("ix_inbox_state_updated_at"), "inbox", ["state", "updated_at"])
-    op.create_index(
-        op.f("ix_messages_reply_to_message_id"), "messages", ["reply_to_message_id"]
-    )
+    op.create_index(op.f("ix_messages_reply_to_message_id"), "messages", ["reply_to_message_id"])
 
 
 def downgrade() -> None:
