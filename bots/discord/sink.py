@@ -348,7 +348,8 @@ class ChannelSink(_Sink):
         if self._live is None:
             live = await self._send(DiscordMessage(content), first=True, nonce=self._nonce(-1))
             self._live = live
-            await self._record(live)
+            # written with the completion: sent again after a crash, its nonce returns this one
+            await self._record(live, durable=False)
         else:
             self._live = await self._live.edit(content=content)
 
