@@ -129,6 +129,23 @@ def _entry(row: Any) -> InboxEntry:
     )
 
 
+def _new_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
+    """The columns of a message just received (unclaimed)."""
+    chat = envelope.chat
+    return {
+        "platform": chat.platform,
+        "chat_id": chat.chat_id,
+        "thread_id": chat.thread_id,
+        "message_id": envelope.message_id,
+        "position": envelope.position,
+        "payload": envelope.payload,
+        "state": InboxState.RECEIVED.value,
+        "attempts": 0,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
 def _chat(ref: ChatRef) -> dict[str, str]:
     return {"b_platform": ref.platform, "b_chat_id": ref.chat_id, "b_thread_id": ref.thread_id}
 
@@ -151,19 +168,7 @@ class SqlInbox:
     @translated
     async def inbox_add(self, envelope: Envelope) -> bool:
         now = self._clock.now()
-        chat = envelope.chat
-        params = {
-            "platform": chat.platform,
-            "chat_id": chat.chat_id,
-            "thread_id": chat.thread_id,
-            "message_id": envelope.message_id,
-            "position": envelope.position,
-            "payload": envelope.payload,
-            "state": InboxState.RECEIVED.value,
-            "attempts": 0,
-            "received_at": now,
-            "updated_at": now,
-        }
+        params = _new_row(envelope, now)
 
         def add(connection: Connection) -> bool:
             return connection.execute(self._insert, params).scalar_one_or_none() is not None
@@ -179,19 +184,7 @@ class SqlInbox:
         one process only (SQLite): the check and the insert are not atomic across processes
         on PostgreSQL."""
         now = self._clock.now()
-        chat = envelope.chat
-        params = {
-            "platform": chat.platform,
-            "chat_id": chat.chat_id,
-            "thread_id": chat.thread_id,
-            "message_id": envelope.message_id,
-            "position": envelope.position,
-            "payload": envelope.payload,
-            "state": InboxState.RECEIVED.value,
-            "attempts": 0,
-            "received_at": now,
-            "updated_at": now,
-        }
+        params = _new_row(envelope, now)
         claimed = {
             **params,
             "state": InboxState.ANSWERING.value,
@@ -201,7 +194,7 @@ class SqlInbox:
         }
 
         def add(connection: Connection) -> tuple[bool, InboxEntry | None]:
-            if connection.execute(CHAT_BUSY, _chat(chat)).first() is not None:
+            if connection.execute(CHAT_BUSY, _chat(envelope.chat)).first() is not None:
                 row_id = connection.execute(self._insert, params).scalar_one_or_none()
                 return row_id is not None, None
             row = connection.execute(self._insert_claimed, claimed).one_or_none()
