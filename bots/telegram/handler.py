@@ -45,7 +45,7 @@ class StreamingOptions:
     drafts: bool = True
     private_interval: float = 1.5
     group_interval: float = 3.0
-    placeholders: bool = False  # see bots.telegram.sink
+    placeholders: bool = True  # see bots.telegram.sink
 
 
 class TelegramHandler:

@@ -33,7 +33,7 @@ class TelegramSettings(BaseSettings):
     telegram_allowed_chats: Annotated[tuple[str, ...], NoDecode] = ()
     admin_users: Annotated[tuple[str, ...], NoDecode] = ()
     telegram_drafts: bool = True
-    telegram_placeholders: bool = False
+    telegram_placeholders: bool = True
     telegram_private_edit_interval: float = Field(default=1.5, ge=0.1)
     telegram_group_edit_interval: float = Field(default=3.0, ge=0.5)
     telegram_merge_window: float = Field(default=1.0, ge=0)

@@ -26,13 +26,12 @@ unknown, and the remaining parts are still delivered.
 Across restarts (``posts``, the message's inbox journal): every message created for an answer
 is recorded as soon as Telegram returns its id, and a sink given recorded ids edits them rather
 than sending again. Only a crash in the moment between Telegram answering a ``sendMessage`` and
-the database recording its id can make a part show twice. ``placeholders=True``
-(TELEGRAM_PLACEHOLDERS) closes that gap: a part that needs a new message is first posted as a
-short placeholder (at most half its opening and "…", also what the notification shows),
-recorded, then edited into the part, so a crash leaves at most a stray placeholder. It costs one
-edit per new message, and Telegram counts edits like messages (about one a second per chat, 30
-a second in all): in a quick back-and-forth every answer then waits about a second for flood
-control. Hence off by default.
+the database recording its id could make a part show twice. ``placeholders=True``
+(TELEGRAM_PLACEHOLDERS, the default) closes that gap: a part that needs a new message is first
+posted as a short placeholder (at most half its opening and "…", also what the notification
+shows), recorded, then edited into the part, so a crash leaves at most a stray placeholder. It
+costs one edit per new message, and Telegram counts edits like messages (about one a second per
+chat, 30 a second in all), so ``placeholders=False`` trades the guarantee for throughput.
 """
 
 from __future__ import annotations
@@ -138,7 +137,7 @@ class TelegramSink:
         on_drafts_unavailable: Callable[[], None] | None = None,
         delivery: DeliveryRetry | None = None,
         posts: Posts | None = None,
-        placeholders: bool = False,
+        placeholders: bool = True,
     ) -> None:
         self._bot = bot
         self._delivery = delivery or DeliveryRetry()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import httpx
+import pytest
 
 from bots.telegram.settings import TelegramSettings
 from tests.fakes.openrouter import Answer, FakeOpenRouter
@@ -75,13 +76,24 @@ async def test_an_answer_in_flight_finishes_at_shutdown_and_nothing_is_answered_
     assert [m.text for m in tg.sent[chat]] == ["slow but sure", "Echo: again"]
 
 
+@pytest.mark.parametrize(
+    ("placeholders", "method"),
+    [(True, "editMessageText"), (False, "sendMessage")],
+    ids=["default-placeholder-edited", "no-placeholders"],
+)
 async def test_formatting_telegram_rejects_is_sent_as_plain_text(
-    tg: FakeTelegram, openrouter: FakeOpenRouter, running_bot: BotFactory
+    tg: FakeTelegram,
+    openrouter: FakeOpenRouter,
+    running_bot: BotFactory,
+    placeholders: bool,
+    method: str,
 ) -> None:
+    """The formatted text goes out in the edit that fills the placeholder in (by default), or
+    in the sendMessage itself without placeholders; either way a rejection is sent plain."""
     chat = tg.private_chat(2003, "Cy")
     openrouter.enqueue(Answer(content="**bold** and `code`"))
-    tg.fail("sendMessage", 400, "Bad Request: can't parse entities: unsupported entity")
-    async with running_bot():
+    tg.fail(method, 400, "Bad Request: can't parse entities: unsupported entity")
+    async with running_bot(telegram_placeholders=placeholders):
         await tg.user_says(chat, None, "format")
         await tg.wait_for(lambda: tg.sent[chat] and tg.sent[chat][0].text == "bold and code")
     [sent] = tg.sent[chat]

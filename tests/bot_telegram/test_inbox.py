@@ -129,11 +129,11 @@ async def test_with_placeholders_each_new_answer_message_is_a_placeholder_edited
     tg: FakeTelegram, running_bot: BotFactory
 ) -> None:
     chat = tg.private_chat(5004, "Di")
-    async with running_bot(telegram_placeholders=True):
+    async with running_bot():  # the default: placeholders
         await tg.user_says(chat, None, "with a placeholder")
         [with_one] = await tg.wait_for_sent(chat, 1)
     other = tg.private_chat(5005, "Ed")
-    async with running_bot():  # the default: no placeholder
+    async with running_bot(telegram_placeholders=False):
         await tg.user_says(other, None, "without")
         [without] = await tg.wait_for_sent(other, 1)
     assert with_one.history == ["Echo: with a …", "Echo: with a placeholder"]

@@ -518,7 +518,12 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.twice or self.disordered or self.history)
+        return self.ok_with_copies(0)
+
+    def ok_with_copies(self, allowed: int) -> bool:
+        """Nothing lost, in order, histories whole, and at most ``allowed`` second copies."""
+        copies_ok = self.twice_count <= allowed
+        return copies_ok and not (self.lost or self.disordered or self.history)
 
     @property
     def lost_count(self) -> int:

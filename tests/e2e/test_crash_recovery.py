@@ -23,8 +23,8 @@ counted in the report: the failure message, or printed when the test passes (pyt
 
 The SIGKILL comes in the middle of everything, sends and edits in flight included: a kill
 between the platform posting a message and the bot recording it must not show an answer twice
-(Telegram's new parts go out as recorded placeholders edited into the answer; Discord's carry
-a nonce Discord deduplicates). The platforms' own rate limits stay at their defaults.
+(Telegram's new parts go out as recorded placeholders edited into the answer, by default;
+Discord's carry a nonce Discord deduplicates). The platforms' own rate limits stay at their defaults.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class Run:
         self.tasks: list[asyncio.Task[None]] = []
         self.facts: list[str] = []
         self.problems: list[str] = []
+        self.copies_allowed = 0  # second copies of an answer the verdict accepts
         self.started = time.monotonic()
 
     def elapsed(self) -> float:
@@ -206,7 +207,7 @@ class Run:
         report = verdict.report(self.title, self.facts)
         if self.problems:
             report += "\n  " + "\n  ".join(self.problems)
-        if self.problems or not verdict.ok:
+        if self.problems or not verdict.ok_with_copies(self.copies_allowed):
             pytest.fail(report, pytrace=False)
         print(report)  # the figures when it passes (pytest -s or -rP)
 
@@ -251,7 +252,13 @@ async def crash_and_restart(
     run.verdict()
 
 
-@pytest.mark.parametrize("placeholders", [None, "true"], ids=["default", "placeholders"])
+# TELEGRAM_PLACEHOLDERS=false trades that guarantee for one Bot API call less per answer: a kill
+# in the moment between Telegram posting a part and the bot recording it shows that part twice.
+# The kill lands there rarely (a few milliseconds per answer, ~1 in 400 answers in this test).
+COPIES_WITHOUT_PLACEHOLDERS = 3
+
+
+@pytest.mark.parametrize("placeholders", [None, "false"], ids=["default", "no-placeholders"])
 async def test_sigkill_on_telegram_loses_and_repeats_nothing(
     env: dict[str, str],
     tmp_path: Path,
@@ -259,8 +266,9 @@ async def test_sigkill_on_telegram_loses_and_repeats_nothing(
     tg: FakeTelegram,
     placeholders: str | None,
 ) -> None:
-    """With the defaults, and with TELEGRAM_PLACEHOLDERS=true (no second copy even when the kill
-    falls between Telegram posting a part and the bot recording it)."""
+    """With the defaults (placeholders: no second copy even when the kill falls between Telegram
+    posting a part and the bot recording it), and with TELEGRAM_PLACEHOLDERS=false, where that
+    moment may show a part twice but nothing is lost."""
     conversations = telegram_conversations(tg, private=100, groups=4, planned=4, burst_every=5)
     bot_env = telegram_env(env, tg)
     if placeholders is not None:
@@ -271,6 +279,8 @@ async def test_sigkill_on_telegram_loses_and_repeats_nothing(
         tmp_path,
         "SIGKILL on Telegram (100 private chats, 4 groups)",
     )
+    if placeholders == "false":
+        run.copies_allowed = COPIES_WITHOUT_PLACEHOLDERS
     await crash_and_restart(run, lambda bot: telegram_ready(tg, bot))
 
 
