@@ -24,7 +24,8 @@ counted in the report: the failure message, or printed when the test passes (pyt
 The SIGKILL comes in the middle of everything, sends and edits in flight included: a kill
 between the platform posting a message and the bot recording it must not show an answer twice
 (Telegram's new parts go out as recorded placeholders edited into the answer, by default;
-Discord's carry a nonce Discord deduplicates). The platforms' own rate limits stay at their defaults.
+Discord's carry a nonce Discord deduplicates). The platforms' own rate limits stay at their
+defaults.
 """
 
 from __future__ import annotations
