@@ -236,4 +236,16 @@ class InboxRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class LeaseRow(Base):
+    """Work that one process does at a time (see core.leases): held by ``owner`` until
+    ``until``, renewed while the owner lives, taken over once it lapsed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 metadata = Base.metadata

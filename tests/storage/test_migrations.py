@@ -28,7 +28,15 @@ from core.storage.store import SqlChatStore
 from tests.support.clock import FakeClock
 
 HEAD = HEAD_REVISION
-TABLES = {"alembic_version", "chats", "conversations", "inbox", "messages", "usage_records"}
+TABLES = {
+    "alembic_version",
+    "chats",
+    "conversations",
+    "inbox",
+    "leases",
+    "messages",
+    "usage_records",
+}
 
 
 def schema_differences(connection: Connection) -> list[Any]:
