@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -17,13 +17,17 @@ from core.llm.catalog import ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
 from core.llm.limits import LimitSettings, ModelLimits
 from core.llm.openrouter import OpenRouterClient
+from core.llm.shared import LimitStore
 from core.metrics import Metrics
 from core.ordering import LocalChatLocks
-from core.ports import Clock
+from core.ports import Clock, LeaseStore
 from core.service import ChatService
 from core.settings import Settings
+from core.storage.database import database_for
 from core.storage.engine import create_engine
 from core.storage.inbox import SqlInbox
+from core.storage.leases import SqlLeases
+from core.storage.limits import SqlLimitStore
 from core.storage.migrate import upgrade_to_head
 from core.storage.store import SqlChatStore
 
@@ -42,6 +46,7 @@ class Core:
     http: httpx.AsyncClient
     metrics: Metrics
     inbox: Inbox
+    leases: LeaseStore
 
 
 @asynccontextmanager
@@ -57,8 +62,11 @@ async def build_core(
     http = build_http_client(llm_config)
     store: SqlChatStore | None = None
     llm: OpenRouterClient | None = None
+    limits: ModelLimits | None = None
+    closing = AsyncExitStack()
     try:
-        limits = ModelLimits(limit_settings(settings), clock)
+        shared = await closing.enter_async_context(limit_store(settings, engine))
+        limits = ModelLimits(limit_settings(settings), clock, shared)
         llm = OpenRouterClient(http=http, config=llm_config, limits=limits, clock=clock)
         catalog = ModelCatalog(llm, clock, settings.models_cache_seconds)
         store = SqlChatStore(engine, clock)
@@ -76,14 +84,42 @@ async def build_core(
             metrics=metrics,
         )
         inbox = Inbox(SqlInbox(store.database, clock), clock, metrics, inbox_settings(settings))
-        yield Core(service, store, llm, catalog, translator, config, engine, http, metrics, inbox)
+        leases = SqlLeases(store.database, clock)
+        yield Core(
+            service, store, llm, catalog, translator, config, engine, http, metrics, inbox, leases
+        )
     finally:
         if llm is not None:
             await llm.aclose()
+        if limits is not None:
+            await limits.aclose()
+        await closing.aclose()
         await http.aclose()
         if store is not None:
             await store.aclose()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def limit_store(settings: Settings, engine: AsyncEngine) -> AsyncIterator[LimitStore | None]:
+    """Where the replicas share their limits: Redis when REDIS_URL is set, else PostgreSQL when
+    the database is PostgreSQL; None (this process's memory) with SQLite. The Redis client is
+    this process's one, closed on leaving."""
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    if redis_url:
+        from redis.asyncio import Redis  # imported only by deployments that use it
+
+        from core.llm.redis_limits import RedisLimitStore
+
+        client = Redis.from_url(redis_url)
+        try:
+            yield RedisLimitStore(client)
+        finally:
+            await client.aclose()
+    elif engine.dialect.name == "postgresql":
+        yield SqlLimitStore(database_for(engine))
+    else:
+        yield None
 
 
 def limit_settings(settings: Settings) -> LimitSettings:

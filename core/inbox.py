@@ -13,6 +13,11 @@ platform (the Telegram offset, the webhook's 200); from then on the message is t
 - **Restarts.** On start, unfinished messages are taken up again in order per chat: an answer
   already written is delivered without asking the model again. SQLite (one process) takes over
   the leases a dead process left at once; on PostgreSQL they lapse after ``lease_seconds``.
+- **Several processes** (replicas on one PostgreSQL): any of them may store any message. A
+  chat belongs to whichever holds a live lease on one of its messages; claims of one chat take
+  turns (an advisory lock), so two processes never answer one chat at once, and the one that
+  finishes a message claims the chat's next, wherever it was stored. A replica that dies leaves
+  its leases to lapse; the others' rescan (every ``lease_seconds``) takes its chats up.
 - **Stopping.** ``stop(grace)`` lets the messages being handled finish within the grace and
   leaves the rest (and anything cut off) to the next start.
 - **Backpressure.** ``room()`` waits while ``max_backlog`` messages are unfinished: an adapter
@@ -188,6 +193,10 @@ class Inbox:
         self._processors[platform] = processor
 
     @property
+    def lease_seconds(self) -> float:
+        return self._settings.lease_seconds
+
+    @property
     def active_chats(self) -> int:
         return len(self._active)
 
@@ -315,8 +324,10 @@ class Inbox:
 
     def _wake(self, chat: ChatRef, *, drain: bool = False) -> None:
         """Schedule ``chat``: one more message accepted for it, or (``drain``) an unknown
-        number left from before."""
-        if drain or self._pending.get(chat, 0) is None:
+        number left from before. With other processes on the database, always the latter: a
+        message stored by one of them while this one held the chat is this one's to take up
+        once its own is finished (the other's claim found the chat held)."""
+        if drain or not self._store.single_process or self._pending.get(chat, 0) is None:
             self._pending[chat] = None
         else:
             self._pending[chat] = (self._pending.get(chat) or 0) + 1

@@ -141,6 +141,19 @@ class ChatStore(Protocol):
     async def chat_usage_since(self, chat_id: int, since: datetime) -> UsageTotals: ...
 
 
+class LeaseStore(Protocol):
+    """Named leases (see core.leases): work that one process does at a time."""
+
+    async def lease_take(self, name: str, owner: str, seconds: float) -> bool:
+        """Take or renew ``name`` for ``seconds`` when it is free, lapsed or ``owner``'s;
+        True when ``owner`` holds it now."""
+        ...
+
+    async def lease_release(self, name: str, owner: str) -> None:
+        """Give ``name`` up if ``owner`` holds it."""
+        ...
+
+
 class InboxStore(Protocol):
     """The inbox's rows (see core.inbox): per-chat order, leases, and what an answer posted."""
 

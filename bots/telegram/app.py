@@ -26,6 +26,7 @@ from core.commands import COMMAND_NAMES
 from core.domain import InboxEntry, Language
 from core.errors import ConfigError, InfrastructureError
 from core.inbox import Journal
+from core.leases import Leadership
 from core.ports import Clock
 
 log = logging.getLogger("chatrelay.telegram")
@@ -34,6 +35,12 @@ START_RETRY_FIRST = 1.0  # seconds before trying to reach Telegram again at star
 START_RETRY_MOST = 60.0  # ...up to this
 MENU = tuple(name for name in COMMAND_NAMES if name != "start")
 ALLOWED_UPDATES = [Update.MESSAGE]
+
+
+def polling_lease(settings: TelegramSettings) -> str:
+    """The lease of the one replica polling for this bot (named by the bot's id, the part of
+    its token before the colon, never the secret part)."""
+    return f"telegram-polling:{settings.token.split(':', 1)[0]}"
 
 
 def build_application(settings: TelegramSettings, polling: Outcomes) -> Application:  # type: ignore[type-arg]
@@ -99,6 +106,13 @@ class TelegramBot:
             clock=clock,
             outcomes=self._polling,
             allowed_updates=ALLOWED_UPDATES,
+            leadership=Leadership(
+                core.leases,
+                clock,
+                name=polling_lease(settings),
+                owner=core.inbox.owner,
+                seconds=core.inbox.lease_seconds,
+            ),
         )
         self._webhook = WebhookServer(
             bot=bot,

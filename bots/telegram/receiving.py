@@ -4,7 +4,9 @@ Long polling: the bot's own ``getUpdates`` loop. An update is confirmed by askin
 offset, and that is asked only after every update before it was stored (python-telegram-bot's
 updater confirms updates as soon as they are queued in memory). While the database fails, the
 same updates are stored again and again (a second store is a no-op) and never confirmed; while
-the inbox is full, polling waits.
+the inbox is full, polling waits. With several replicas on one database, only the one holding
+the polling lease (core.leases) polls; the others answer what it stores, and one of them takes
+polling over when it stops or dies.
 
 Webhook: the 200 is answered after the update is stored; a failure to store answers 500, and
 Telegram sends the update again later.
@@ -25,6 +27,7 @@ from telegram.error import TelegramError
 
 from bots.telegram.transport import Outcomes
 from core.errors import InfrastructureError
+from core.leases import Leadership
 from core.ports import Clock
 
 log = logging.getLogger("chatrelay.telegram")
@@ -48,8 +51,10 @@ class Poller:
         clock: Clock,
         outcomes: Outcomes,
         allowed_updates: list[str],
+        leadership: Leadership,
     ) -> None:
         self._bot = bot
+        self._leadership = leadership
         self._receive = receive
         self._room = room
         self._clock = clock
@@ -62,8 +67,16 @@ class Poller:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def leading(self) -> bool:
+        """This replica is the one polling (the others stand by)."""
+        return self._leadership.held
+
     async def start(self) -> None:
         await self._bot.delete_webhook()  # getUpdates is refused while a webhook is set
+        await self._leadership.start()
+        if not self._leadership.held:
+            log.info("another replica polls Telegram; standing by to take over")
         self._task = asyncio.create_task(self._run(), name="telegram-polling")
 
     async def stop(self) -> None:
@@ -75,6 +88,12 @@ class Poller:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        try:
+            await self._confirm()
+        finally:
+            await self._leadership.stop()  # a standby polls from here on, without waiting
+
+    async def _confirm(self) -> None:
         if self._offset is None:
             return
         try:
@@ -85,6 +104,9 @@ class Poller:
     async def _run(self) -> None:
         delay = RETRY_FIRST
         while True:
+            if not self._leadership.held:
+                await self._leadership.wait()
+                log.info("polling Telegram: this replica took over")
             await self._room()
             try:
                 updates = await self._bot.get_updates(

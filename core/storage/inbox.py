@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 from sqlalchemy import (
     Connection,
     Integer,
+    String,
     Table,
     bindparam,
     delete,
@@ -52,9 +53,25 @@ _free = or_(
     inbox.c.lease_owner == bindparam("b_owner"),
     inbox.c.lease_until < bindparam("b_now"),
 )
+_other = inbox.alias("other")
+# Another process holds a live lease on a message of the chat (several processes on one
+# PostgreSQL): the chat is theirs until that message is finished or the lease lapses, even when
+# an older message of the chat arrived meanwhile at another process.
+_HELD_ELSEWHERE: Final = (
+    select(_other.c.id)
+    .where(
+        _other.c.platform == bindparam("b_platform"),
+        _other.c.chat_id == bindparam("b_chat_id"),
+        _other.c.thread_id == bindparam("b_thread_id"),
+        _other.c.state != DONE,
+        _other.c.lease_owner != bindparam("b_owner"),
+        _other.c.lease_until >= bindparam("b_now"),
+    )
+    .exists()
+)
 CLAIM: Final = (
     update(inbox)
-    .where(inbox.c.id == _OLDEST_UNFINISHED, inbox.c.state != DONE, _free)
+    .where(inbox.c.id == _OLDEST_UNFINISHED, inbox.c.state != DONE, _free, ~_HELD_ELSEWHERE)
     .values(
         lease_owner=bindparam("b_owner"),
         lease_until=bindparam("b_until"),
@@ -80,6 +97,9 @@ FOLLOWING: Final = (
     .limit(bindparam("limit", type_=Integer))
 )
 CHAT_BUSY: Final = select(inbox.c.id).where(*_in_chat, inbox.c.state != DONE).limit(1)
+CHAT_LOCK: Final = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("b_key", type_=String), 0))
+)
 UPDATE_ROW: Final = update(inbox).where(inbox.c.id == bindparam("b_id"))
 FINISH: Final = (
     update(inbox)
@@ -150,6 +170,10 @@ def _chat(ref: ChatRef) -> dict[str, str]:
     return {"b_platform": ref.platform, "b_chat_id": ref.chat_id, "b_thread_id": ref.thread_id}
 
 
+def _chat_key(ref: ChatRef) -> str:
+    return f"inbox\x1f{ref.platform}\x1f{ref.chat_id}\x1f{ref.thread_id}"
+
+
 class SqlInbox:
     """The inbox's rows, on the store's ``Database`` (one unit of work per call)."""
 
@@ -215,6 +239,10 @@ class SqlInbox:
         }
 
         def claim(connection: Connection) -> InboxEntry | None:
+            if self._db.dialect == "postgresql":
+                # Claims of one chat take turns: under READ COMMITTED two at once could each
+                # miss the other's lease and take two messages of the chat.
+                connection.execute(CHAT_LOCK, {"b_key": _chat_key(chat)})
             row = connection.execute(CLAIM, params).one_or_none()
             return None if row is None else _entry(row)
 

@@ -3,6 +3,7 @@ rows, leases that keep a chat's next message to one worker until they lapse."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from core.domain import ChatRef, Envelope, InboxState
@@ -146,3 +147,39 @@ async def test_a_message_of_an_idle_chat_is_stored_claimed_and_of_a_busy_one_wai
     following = await inbox.inbox_claim(CHAT, "a", 30)
     assert following is not None
     assert following.message_id == "2"
+
+
+async def test_an_older_message_stored_elsewhere_waits_while_another_worker_holds_the_chat(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    """Two replicas: "a" answers message 5; message 3 of the same chat (sent earlier, delivered
+    later) reaches "b". "b" must not answer it alongside: the chat is "a"'s until 5 is done or
+    its lease lapses."""
+    inbox = inbox_of(store, clock)
+    await inbox.inbox_add(envelope(CHAT, 5))
+    held = await inbox.inbox_claim(CHAT, "a", 30)
+    assert held is not None
+    await inbox.inbox_add(envelope(CHAT, 3))
+    assert await inbox.inbox_claim(CHAT, "b", 30) is None
+    await inbox.inbox_finish([held.id])
+    late = await inbox.inbox_claim(CHAT, "b", 30)
+    assert late is not None
+    assert late.message_id == "3"
+    clock.advance(31)  # "b" died: its lease lapses and "a" takes the chat up
+    await inbox.inbox_add(envelope(CHAT, 6))
+    again = await inbox.inbox_claim(CHAT, "a", 30)
+    assert again is not None
+    assert again.message_id == "3"
+
+
+async def test_concurrent_claims_of_one_chat_by_many_workers_take_one_message(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    """Twenty workers claim a chat of five messages at the same moment, as replicas on one
+    PostgreSQL do (each claim in its own transaction): exactly one message is taken."""
+    inbox = inbox_of(store, clock)
+    for n in (4, 2, 9, 1, 7):
+        await inbox.inbox_add(envelope(CHAT, n))
+    claims = await asyncio.gather(*(inbox.inbox_claim(CHAT, f"w{i}", 30) for i in range(20)))
+    taken = [entry for entry in claims if entry is not None]
+    assert [entry.message_id for entry in taken] == ["1"]
