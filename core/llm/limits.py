@@ -15,6 +15,15 @@
 A request waits in each window that applies to its model, first come first served. Before it
 waits, ``expected_wait`` tells how long that will be; past ``queue_max_seconds`` the request is
 refused instead (QueueFullError / DailyQuotaError), and nothing is sent.
+
+**Several replicas**: given a ``LimitStore`` (core.llm.shared: PostgreSQL or Redis), the windows,
+the cool-downs and the free daily quota are those of all replicas together (see
+core.llm.shared_window for the windows). The cool-downs and the quota are read from the store
+at most once a second (``refresh``: awaited by ``admit``, started in the background when
+``wait_for`` finds them older); what this replica learns is written at once, in the background.
+When the store fails, every replica keeps its own limits (a short over-limit burst is possible)
+and one WARNING is logged per outage. Without a store (SQLite, one process) everything stays in
+this process's memory.
 """
 
 from __future__ import annotations
@@ -24,9 +33,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from core.domain import KeyInfo
 from core.errors import DailyQuotaError, LLMError, QueueFullError, RateLimitedError
+from core.llm.shared import FREE_COOLING_KEY, FreeDay, LimitStore
+from core.llm.shared_window import SHARED_CACHE_SECONDS, SharedView, SharedWindow
 from core.llm.window import SlidingWindow, Start
 from core.ports import Clock
 
@@ -56,12 +68,40 @@ class LimitSettings:
     queue_max_seconds: float = 120.0
 
 
+class RequestWindow(Protocol):
+    """SlidingWindow (this process) or SharedWindow (every replica)."""
+
+    @property
+    def limited(self) -> bool: ...
+
+    def expected_wait(self, tokens: int) -> float: ...
+
+    async def acquire(self, tokens: int) -> Start | None: ...
+
+    def record(self, tokens: int = 0) -> None: ...
+
+    def release(self, start: Start) -> None: ...
+
+
+class QuotaPublisher(Protocol):
+    """Where the quota tells what it learned, for the other replicas."""
+
+    def publish(
+        self, day: date, *, used: int | None, limit: int | None, exhausted: bool | None
+    ) -> None: ...
+
+
 class FreeDailyQuota:
     """The key's free-model requests today: the limit and use from ``GET /key``, counted on
-    between reads; a "free-models-per-day" 429 marks it used up. Resets at 00:00 UTC."""
+    between reads; a "free-models-per-day" 429 marks it used up. Resets at 00:00 UTC.
+    With replicas, ``adopt`` takes the day as the store counts it and ``publisher`` is told
+    what ``learn`` and ``mark_exhausted`` found."""
 
-    def __init__(self, clock: Clock, limit: int | None = None) -> None:
+    def __init__(
+        self, clock: Clock, limit: int | None = None, publisher: QuotaPublisher | None = None
+    ) -> None:
         self._clock = clock
+        self._publisher = publisher
         self._configured = limit
         self._limit = limit
         self._used = 0
@@ -93,10 +133,32 @@ class FreeDailyQuota:
         else:
             known = FREE_TIER_DAILY if key.is_free_tier else PAID_TIER_DAILY
         self._limit = known if self._configured is None else min(self._configured, known)
+        used: int | None = None
         if key.free_daily_remaining is not None:
-            self._used = max(known - key.free_daily_remaining, 0)
+            used = self._used = max(known - key.free_daily_remaining, 0)
             if key.free_daily_remaining > 0 and self._exhausted_on == self._day:
                 self._exhausted_on = None  # OpenRouter says there is some left after all
+        if self._publisher is not None:
+            left = key.free_daily_remaining
+            self._publisher.publish(
+                self._day, used=used, limit=known, exhausted=None if not left else False
+            )
+
+    def adopt(self, shared: FreeDay) -> None:
+        """Today as every replica counted it (the store is the reference)."""
+        self._roll()
+        if shared.day != self._day:
+            return
+        self._used = shared.used
+        if shared.limit is not None:
+            configured = self._configured
+            self._limit = shared.limit if configured is None else min(configured, shared.limit)
+        self._exhausted_on = self._day if shared.exhausted else None
+
+    @property
+    def day(self) -> date:
+        self._roll()
+        return self._day
 
     def count(self) -> None:
         self._roll()
@@ -105,6 +167,8 @@ class FreeDailyQuota:
     def mark_exhausted(self) -> None:
         self._roll()
         self._exhausted_on = self._day
+        if self._publisher is not None:
+            self._publisher.publish(self._day, used=None, limit=None, exhausted=True)
 
     def exhausted(self) -> bool:
         self._roll()
@@ -125,18 +189,24 @@ class FreeDailyQuota:
 
 
 class ModelLimits:
-    """The limits of every model for one API key (one per process; see the module doc)."""
+    """The limits of every model for one API key: this process's alone, or, given a
+    ``LimitStore``, those of every replica (see the module doc). ``aclose`` when done."""
 
-    def __init__(self, settings: LimitSettings, clock: Clock) -> None:
+    def __init__(
+        self, settings: LimitSettings, clock: Clock, shared: LimitStore | None = None
+    ) -> None:
         self._settings = settings
         self._clock = clock
-        self.quota = FreeDailyQuota(clock, settings.free_requests_per_day)
-        self._free = SlidingWindow(
+        self._shared = SharedView(shared, clock) if shared is not None else None
+        self.quota = FreeDailyQuota(clock, settings.free_requests_per_day, self._shared)
+        free = SlidingWindow(
             settings.free_requests_per_minute, 0, clock, seconds=FREE_WINDOW_SECONDS
         )
-        self._every = SlidingWindow(settings.requests_per_minute, settings.tokens_per_minute, clock)
+        self._free = self._window("free", free)
+        every = SlidingWindow(settings.requests_per_minute, settings.tokens_per_minute, clock)
+        self._every = self._window("every", every)
         self._models = {
-            model: SlidingWindow(count, 0, clock)
+            model: self._window(f"model:{model}", SlidingWindow(count, 0, clock))
             for model, count in settings.model_requests_per_minute.items()
         }
         self._cooling: dict[str, float] = {}  # model -> monotonic time it may be tried again
@@ -149,12 +219,17 @@ class ModelLimits:
     def wait_for(self, model: str) -> float:
         """Seconds before ``model`` may be tried at all (cool-down; ``inf``: free quota used
         up). The fallback chain prefers a model that can go now."""
+        if self._shared is not None:
+            self._shared.refresh_soon(self.refresh)
         if is_free_model(model) and self.quota.exhausted():
             return math.inf
         until = self._cooling.get(model, float("-inf"))
         if is_free_model(model):
             until = max(until, self._free_cooling)
-        return max(until - self._clock.monotonic(), 0.0)
+        wait = until - self._clock.monotonic()
+        if self._shared is not None:
+            wait = max(wait, self._shared.cooling_left(model, free=is_free_model(model)))
+        return max(wait, 0.0)
 
     def expected_wait(self, model: str, tokens: int) -> float:
         """Seconds a request for ``model`` starting now would wait in all (cool-down + queue)."""
@@ -176,13 +251,31 @@ class ModelLimits:
             )
         return wait
 
+    async def refresh(self, max_age: float = SHARED_CACHE_SECONDS) -> None:
+        """Read the replicas' cool-downs, quota and windows when what we have is older than
+        ``max_age`` seconds (no-op without a store)."""
+        shared = self._shared
+        if shared is None or not shared.stale(max_age):
+            return
+        windows = [window for window in self._all_windows() if isinstance(window, SharedWindow)]
+        state = await shared.read([window.rule for window in windows], self.quota.day)
+        if state is None:
+            return
+        if state.free is not None:
+            self.quota.adopt(state.free)
+        for window in windows:
+            window_state = state.windows.get(window.rule.key)
+            if window_state is not None:
+                window.adopt(window_state)
+
     async def admit(self, model: str, tokens: int) -> None:
         """Wait out the cool-down and take a place in every window of ``model``, in order.
         Cancelled, it gives back what it took."""
+        await self.refresh()
         cooling = self.wait_for(model)
         if cooling > 0:
             await self._clock.sleep(cooling)
-        taken: list[tuple[SlidingWindow, Start]] = []
+        taken: list[tuple[RequestWindow, Start]] = []
         try:
             for window in self._windows(model):
                 start = await window.acquire(tokens)
@@ -193,7 +286,7 @@ class ModelLimits:
                 window.release(start)
             raise
         if is_free_model(model):
-            self.quota.count()
+            await self._count_free()
 
     def note_failure(self, model: str, error: LLMError) -> None:
         """Learn from a failed attempt: 429s cool the model (or every free model) down; a
@@ -208,8 +301,12 @@ class ModelLimits:
         until = self._clock.monotonic() + seconds
         if is_free_model(model) and "free-models-per-min" in error.message:
             self._free_cooling = max(self._free_cooling, until)
+            key = FREE_COOLING_KEY
         else:
             self._cooling[model] = max(self._cooling.get(model, float("-inf")), until)
+            key = model
+        if self._shared is not None:
+            self._shared.cool(key, seconds)
         log.info("model cooling down", extra={"model": model, "seconds": round(seconds, 1)})
 
     def note_served(self, attempted: str, served: str) -> None:
@@ -218,8 +315,37 @@ class ModelLimits:
         if is_free_model(served) and not is_free_model(attempted):
             self._free.record()
             self.quota.count()
+            if self._shared is not None:
+                self._shared.count_soon(self.quota.day, self.quota.adopt)
 
-    def _windows(self, model: str) -> list[SlidingWindow]:
+    async def flush(self) -> None:
+        """Wait for the writes to the store started so far."""
+        if self._shared is not None:
+            await self._shared.background.drain()
+
+    async def aclose(self) -> None:
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    async def _count_free(self) -> None:
+        self.quota.count()
+        if self._shared is not None:
+            counted = await self._shared.count(self.quota.day)
+            if counted is not None:
+                self.quota.adopt(counted)
+
+    def _window(self, key: str, local: SlidingWindow) -> RequestWindow:
+        shared = self._shared
+        if shared is None or not local.limited:
+            return local
+        return SharedWindow(
+            local, key, shared.store, shared.health, shared.background, shared.owner, self._clock
+        )
+
+    def _all_windows(self) -> list[RequestWindow]:
+        return [self._every, self._free, *self._models.values()]
+
+    def _windows(self, model: str) -> list[RequestWindow]:
         windows = [self._every]
         if is_free_model(model):
             windows.append(self._free)

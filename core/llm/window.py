@@ -52,6 +52,18 @@ class SlidingWindow:
         return bool(self._requests or self._tokens)
 
     @property
+    def requests(self) -> int:
+        return self._requests
+
+    @property
+    def tokens(self) -> int:
+        return self._tokens
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    @property
     def waiting(self) -> int:
         return len(self._waiters)
 
@@ -61,11 +73,10 @@ class SlidingWindow:
             return 0.0
         now = self._clock.monotonic()
         self._forget(now)
-        starts = list(self._starts)
-        start = now
-        for waiting in [*(waiter.tokens for waiter in self._waiters), tokens]:
-            start = self._earliest(starts, start, waiting)
-            starts.append((start, self._capped(waiting)))
+        queued = [waiter.tokens for waiter in self._waiters]
+        start = queue_start(
+            self._starts, now, queued, tokens, self._requests, self._tokens, self._seconds
+        )
         return start - now
 
     async def acquire(self, tokens: int) -> Start | None:
@@ -114,23 +125,58 @@ class SlidingWindow:
 
     def _earliest(self, starts: Sequence[Start], after: float, tokens: int) -> float:
         """The earliest time from ``after`` at which a start of ``tokens`` fits the window."""
-        start = after
-        if self._requests and len(starts) >= self._requests:
-            start = max(start, starts[-self._requests][0] + self._seconds)
-        if self._tokens:
-            total = self._capped(tokens)
-            for booked_at, booked_tokens in reversed(starts):
-                total += booked_tokens
-                if total > self._tokens:
-                    start = max(start, booked_at + self._seconds)
-                    break
-        return start
+        return earliest_start(
+            starts, after, self._capped(tokens), self._requests, self._tokens, self._seconds
+        )
 
     def _capped(self, tokens: int) -> int:
-        """A request larger than the token limit counts as the limit: it waits for an empty
-        window instead of forever."""
-        return min(max(tokens, 0), self._tokens) if self._tokens else 0
+        return capped_tokens(tokens, self._tokens)
 
     def _forget(self, now: float) -> None:
         while self._starts and self._starts[0][0] <= now - self._seconds:
             self._starts.popleft()
+
+
+def earliest_start(
+    starts: Sequence[Start], after: float, tokens: int, requests: int, limit: int, seconds: float
+) -> float:
+    """The earliest time from ``after`` at which a start of ``tokens`` (already capped) fits a
+    window of ``requests`` starts and ``limit`` tokens per ``seconds`` (0 = no limit of that
+    kind), given the ``starts`` booked so far (ascending by time)."""
+    start = after
+    if requests and len(starts) >= requests:
+        start = max(start, starts[-requests][0] + seconds)
+    if limit:
+        total = tokens
+        for booked_at, booked_tokens in reversed(starts):
+            total += booked_tokens
+            if total > limit:
+                start = max(start, booked_at + seconds)
+                break
+    return start
+
+
+def capped_tokens(tokens: int, limit: int) -> int:
+    """A request larger than the token limit counts as the limit: it waits for an empty window
+    instead of forever. Without a token limit, tokens are not counted at all."""
+    return min(max(tokens, 0), limit) if limit else 0
+
+
+def queue_start(
+    starts: Sequence[Start],
+    now: float,
+    queued: Sequence[int],
+    tokens: int,
+    requests: int,
+    limit: int,
+    seconds: float,
+) -> float:
+    """When a request of ``tokens`` arriving now would start behind ``queued`` (their tokens,
+    in order), each taking the earliest place that fits."""
+    booked = [start for start in starts if start[0] > now - seconds]
+    start = now
+    for waiting in [*queued, tokens]:
+        capped = capped_tokens(waiting, limit)
+        start = earliest_start(booked, start, capped, requests, limit, seconds)
+        booked.append((start, capped))
+    return start

@@ -6,7 +6,7 @@ the classes are the single description of the schema that migrations are checked
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +15,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -246,6 +248,59 @@ class LeaseRow(Base):
     owner: Mapped[str] = mapped_column(String(200))
     until: Mapped[datetime] = mapped_column(UTCDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LimitStartRow(Base):
+    """A request start in a shared rate window (see core.llm.shared): ``at`` is wall-clock
+    seconds since the epoch; rows older than their window are deleted as new ones come."""
+
+    __tablename__ = "limit_starts"
+    __table_args__ = (Index(None, "limiter", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    limiter: Mapped[str] = mapped_column(String(200))
+    ticket: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Double())
+    tokens: Mapped[int] = mapped_column(Integer)
+
+
+class LimitTicketRow(Base):
+    """A request waiting for a place in a shared window; ``seq`` is the arrival order. Tickets
+    not refreshed (``seen_at``) for 30 s belonged to a dead replica and are deleted."""
+
+    __tablename__ = "limit_tickets"
+    __table_args__ = (
+        UniqueConstraint("limiter", "ticket"),
+        Index(None, "limiter", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(Id, primary_key=True)
+    limiter: Mapped[str] = mapped_column(String(200))
+    ticket: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    tokens: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[float] = mapped_column(Double())
+
+
+class LimitCooldownRow(Base):
+    """A model (or every free model) that may not be tried before ``until`` (epoch seconds)."""
+
+    __tablename__ = "limit_cooldowns"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    until: Mapped[float] = mapped_column(Double())
+
+
+class LimitDayRow(Base):
+    """The free-model requests of one UTC day, counted by every replica."""
+
+    __tablename__ = "limit_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+    daily_limit: Mapped[int | None] = mapped_column(Integer)
+    exhausted: Mapped[bool] = mapped_column(Boolean)
 
 
 metadata = Base.metadata

@@ -34,6 +34,10 @@ TABLES = {
     "conversations",
     "inbox",
     "leases",
+    "limit_cooldowns",
+    "limit_days",
+    "limit_starts",
+    "limit_tickets",
     "messages",
     "usage_records",
 }
