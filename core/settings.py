@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     chat_daily_usd: Decimal = Field(default=Decimal(0), ge=0)
 
     database_url: str = DEFAULT_DATABASE_URL
+    redis_url: SecretStr | None = None  # shared limits of several replicas (may hold a password)
 
     answer_max_tokens: int = Field(default=8192, ge=256)
     context_max_tokens: int = Field(default=65536, ge=1024)
