@@ -40,6 +40,11 @@ class InfrastructureError(BotError):
     """Something in the deployment is broken (database, configuration)."""
 
 
+class LeaseLost(InfrastructureError):
+    """Another process took over a message this one was handling (its lease lapsed while it
+    worked, e.g. a replica starved of CPU): this one must not deliver it too."""
+
+
 class ConfigError(InfrastructureError):
     """A setting is missing or invalid; the message names the variable, never its value."""
 

@@ -37,7 +37,7 @@ from datetime import timedelta
 from typing import Protocol, TypeVar
 
 from core.domain import ChatRef, Envelope, InboxEntry, JsonObject
-from core.errors import InfrastructureError
+from core.errors import InfrastructureError, LeaseLost
 from core.metrics import Metrics
 from core.ports import Clock, InboxStore, Reply
 
@@ -94,9 +94,10 @@ class Journal:
     """What has been done for one message, kept in its inbox row as it happens: the final
     reply once written, and each platform message created for it (core.ports.Posts)."""
 
-    def __init__(self, entry: InboxEntry, store: InboxStore) -> None:
+    def __init__(self, entry: InboxEntry, store: InboxStore, owner: str | None = None) -> None:
         self.entry = entry
         self._store = store
+        self._owner = owner  # writes need this process to hold the lease (None: not checked)
         self._ids = list(entry.posted)
         self._reply = reply_from_json(entry.reply) if entry.reply is not None else None
         self.absorbed: list[int] = []  # later messages answered with this one (finished with it)
@@ -129,7 +130,8 @@ class Journal:
     async def add(self, platform_id: str, *, durable: bool = True) -> None:
         self._ids.append(platform_id)
         if durable:
-            await self._store.inbox_posted(self.entry.id, self._ids)
+            if not await self._store.inbox_posted(self.entry.id, self._ids, self._owner):
+                raise LeaseLost("another process took this message over")
             self._unsaved = False
         else:
             self._unsaved = True
@@ -141,16 +143,19 @@ class Journal:
 
     async def answered(self, reply: Reply) -> None:
         self._reply = reply
-        await self._store.inbox_answered(self.entry.id, reply_to_json(reply))
+        if not await self._store.inbox_answered(self.entry.id, reply_to_json(reply), self._owner):
+            raise LeaseLost("another process took this message over")
 
     def absorb(self, entries: Sequence[InboxEntry]) -> None:
         """``entries`` (later messages of the chat) are answered with this one."""
         self.absorbed.extend(entry.id for entry in entries)
 
 
-def process_owner() -> str:
-    """A name for this process's leases, unique across hosts and restarts."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+def process_owner(replica: str = "") -> str:
+    """A name for this process's leases, unique across hosts and restarts (it starts with the
+    replica's name, or the host's)."""
+    name = replica or socket.gethostname()
+    return f"{name[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Inbox:
@@ -367,7 +372,7 @@ class Inbox:
             self._pending.pop(chat, None)
 
     async def _process(self, entry: InboxEntry) -> None:
-        journal = Journal(entry, self._store)
+        journal = Journal(entry, self._store, self.owner)
         if journal.resumed:
             self._metrics.inbox_resumed()
             log.info(
@@ -381,7 +386,15 @@ class Inbox:
                 extra={"chat": str(entry.chat), "attempts": entry.attempts},
             )
         else:
-            await self._handle(entry, journal)
+            try:
+                await self._handle(entry, journal)
+            except LeaseLost:
+                # Fenced: the answer (or the rest of it) is the other process's to deliver.
+                log.warning(
+                    "another replica took over a message being answered here; leaving it",
+                    extra={"chat": str(entry.chat)},
+                )
+                return
         ids = [entry.id, *journal.absorbed]
         posted = journal.unsaved_ids
         await self._retrying(lambda: self._store.inbox_finish(ids, posted), "finishing a message")
@@ -395,6 +408,8 @@ class Inbox:
         async def attempt() -> None:
             try:
                 await processor(entry, journal)
+            except LeaseLost:
+                raise
             except InfrastructureError:
                 journal.retrying()
                 raise
@@ -402,6 +417,8 @@ class Inbox:
         async with self._slots:
             try:
                 await self._retrying(attempt, "handling a message")
+            except LeaseLost:
+                raise
             except Exception:
                 # The core answers every failure of its own; this is the adapter's (a bug):
                 # logged with its traceback, and the chat goes on with its next message.
@@ -415,6 +432,8 @@ class Inbox:
         while True:
             try:
                 return await step()
+            except LeaseLost:
+                raise  # not a database failure: retrying would answer it twice
             except InfrastructureError as error:
                 log.warning(
                     "database unavailable; retrying", extra={"step": what, "reason": str(error)}

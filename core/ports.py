@@ -189,9 +189,18 @@ class InboxStore(Protocol):
         """The chat's unfinished messages after ``entry``'s position, in order."""
         ...
 
-    async def inbox_answered(self, entry_id: int, reply: JsonObject) -> None: ...
+    async def inbox_answered(
+        self, entry_id: int, reply: JsonObject, owner: str | None = None
+    ) -> bool:
+        """Keep the final reply; with ``owner``, only while ``owner`` holds the message's
+        lease. False when it does not (another process took the message over)."""
+        ...
 
-    async def inbox_posted(self, entry_id: int, posted: Sequence[str]) -> None: ...
+    async def inbox_posted(
+        self, entry_id: int, posted: Sequence[str], owner: str | None = None
+    ) -> bool:
+        """Keep the platform messages posted so far; ``owner`` as for ``inbox_answered``."""
+        ...
 
     async def inbox_finish(
         self, entry_ids: Sequence[int], posted: Sequence[str] | None = None

@@ -101,6 +101,7 @@ CHAT_LOCK: Final = select(
     func.pg_advisory_xact_lock(func.hashtextextended(bindparam("b_key", type_=String), 0))
 )
 UPDATE_ROW: Final = update(inbox).where(inbox.c.id == bindparam("b_id"))
+UPDATE_HELD: Final = UPDATE_ROW.where(inbox.c.lease_owner == bindparam("b_owner"))
 FINISH: Final = (
     update(inbox)
     .where(inbox.c.id.in_(bindparam("ids", expanding=True)))
@@ -261,19 +262,26 @@ class SqlInbox:
         return [_entry(row) for row in rows]
 
     @translated
-    async def inbox_answered(self, entry_id: int, reply: dict[str, Any]) -> None:
-        params = {
-            "b_id": entry_id,
-            "reply": reply,
-            "state": InboxState.ANSWERED.value,
-            "updated_at": self._clock.now(),
-        }
-        await self._db.write(lambda c: c.execute(UPDATE_ROW, params))
+    async def inbox_answered(
+        self, entry_id: int, reply: dict[str, Any], owner: str | None = None
+    ) -> bool:
+        values = {"reply": reply, "state": InboxState.ANSWERED.value}
+        return await self._update_held(entry_id, values, owner)
 
     @translated
-    async def inbox_posted(self, entry_id: int, posted: Sequence[str]) -> None:
-        params = {"b_id": entry_id, "posted": list(posted), "updated_at": self._clock.now()}
-        await self._db.write(lambda c: c.execute(UPDATE_ROW, params))
+    async def inbox_posted(
+        self, entry_id: int, posted: Sequence[str], owner: str | None = None
+    ) -> bool:
+        return await self._update_held(entry_id, {"posted": list(posted)}, owner)
+
+    async def _update_held(self, entry_id: int, values: dict[str, Any], owner: str | None) -> bool:
+        statement = UPDATE_ROW if owner is None else UPDATE_HELD
+        params = {"b_id": entry_id, "b_owner": owner, "updated_at": self._clock.now(), **values}
+
+        def update_row(connection: Connection) -> bool:
+            return bool(connection.execute(statement, params).rowcount)
+
+        return await self._db.write(update_row)
 
     @translated
     async def inbox_finish(

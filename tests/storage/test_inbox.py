@@ -183,3 +183,25 @@ async def test_concurrent_claims_of_one_chat_by_many_workers_take_one_message(
     claims = await asyncio.gather(*(inbox.inbox_claim(CHAT, f"w{i}", 30) for i in range(20)))
     taken = [entry for entry in claims if entry is not None]
     assert [entry.message_id for entry in taken] == ["1"]
+
+
+async def test_a_worker_whose_lease_was_taken_over_can_no_longer_write_the_answer(
+    store: SqlChatStore, clock: FakeClock
+) -> None:
+    """The fence: "a" stalled past its lease and "b" took the message up; "a"'s late answer
+    and posted ids are refused (so "a" does not deliver it too), "b"'s are kept."""
+    inbox = inbox_of(store, clock)
+    await inbox.inbox_add(envelope(CHAT, 1))
+    stalled = await inbox.inbox_claim(CHAT, "a", 30)
+    assert stalled is not None
+    assert await inbox.inbox_posted(stalled.id, ["500"], "a")
+    clock.advance(31)
+    taken = await inbox.inbox_claim(CHAT, "b", 30)
+    assert taken is not None
+    assert list(taken.posted) == ["500"]  # "b" edits what "a" posted
+    assert not await inbox.inbox_answered(stalled.id, {"text": "late"}, "a")
+    assert not await inbox.inbox_posted(stalled.id, ["500", "501"], "a")
+    assert await inbox.inbox_answered(taken.id, {"text": "on time"}, "b")
+    again = await inbox.inbox_claim(CHAT, "b", 30)
+    assert again is not None
+    assert again.reply == {"text": "on time"}
