@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.clock import SystemClock
 from core.config import ServiceConfig
 from core.i18n import Translator
-from core.inbox import Inbox, InboxSettings
+from core.inbox import Inbox, InboxSettings, process_owner
 from core.llm.catalog import ModelCatalog
 from core.llm.config import OpenRouterConfig, build_http_client
 from core.llm.limits import LimitSettings, ModelLimits
@@ -22,7 +22,7 @@ from core.metrics import Metrics
 from core.ordering import LocalChatLocks
 from core.ports import Clock, LeaseStore
 from core.service import ChatService
-from core.settings import Settings
+from core.settings import Settings, replica
 from core.storage.database import database_for
 from core.storage.engine import create_engine
 from core.storage.inbox import SqlInbox
@@ -72,7 +72,7 @@ async def build_core(
         store = SqlChatStore(engine, clock)
         translator = Translator()
         config = ServiceConfig.from_settings(settings)
-        metrics = Metrics()
+        metrics = Metrics(replica(settings))
         service = ChatService(
             store=store,
             llm=llm,
@@ -83,7 +83,13 @@ async def build_core(
             config=config,
             metrics=metrics,
         )
-        inbox = Inbox(SqlInbox(store.database, clock), clock, metrics, inbox_settings(settings))
+        inbox = Inbox(
+            SqlInbox(store.database, clock),
+            clock,
+            metrics,
+            inbox_settings(settings),
+            owner=process_owner(replica(settings)),
+        )
         leases = SqlLeases(store.database, clock)
         yield Core(
             service, store, llm, catalog, translator, config, engine, http, metrics, inbox, leases

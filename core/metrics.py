@@ -21,9 +21,15 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, replica: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        if replica:
+            info = Gauge(
+                "chatrelay_replica_info", "This process among the replicas (REPLICA_NAME)",
+                ["replica"], registry=r,
+            )  # fmt: skip
+            info.labels(replica).set(1)
         self._received = Counter(
             "chatrelay_messages_received", "Messages received", ["platform"], registry=r
         )

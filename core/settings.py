@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
 
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
 
     health_host: str = "0.0.0.0"  # noqa: S104 - a container serves probes on all interfaces
     health_port: int = Field(default=8080, ge=0, le=65535)
+    replica_name: str = Field(default="", max_length=100)  # "" = the host name (see replica())
 
     default_language: Language = Language.EN
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -145,3 +147,9 @@ def validated(settings_class: type[S], **overrides: object) -> S:
             name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("invalid setting " + "; ".join(problems)) from None
+
+
+def replica(settings: Settings) -> str:
+    """This process's name among the replicas: REPLICA_NAME, else the host name (a container's
+    is its id, distinct per replica)."""
+    return settings.replica_name.strip() or socket.gethostname()
