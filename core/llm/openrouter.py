@@ -105,6 +105,7 @@ class OpenRouterClient:
         if not request.models:
             raise BadRequestError("the request names no model")
         timing = _Timing(self._clock.monotonic(), _loop_time() + self._config.total_timeout)
+        await self._limits.refresh()  # cool-downs and the quota other replicas learned
         plan = FallbackPlan(
             len(request.models),
             max_attempts=self._config.max_attempts,
