@@ -1,5 +1,10 @@
 """The Discord adapter's lifecycle: a discord.py client with the message content intent, slash
-commands registered (and translated) on start-up, and a clean stop."""
+commands registered (and translated) on start-up, and a clean stop.
+
+Without ``DISCORD_SHARD_COUNT`` the client is a plain ``discord.Client``: one gateway connection,
+no ``GET /gateway/bot``. With it, an ``AutoShardedClient`` runs this replica's shards (given
+``shard_count``, discord.py connects to the configured gateway and does not ask
+``GET /gateway/bot`` either); only the replica running shard 0 registers the slash commands."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 import functools
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yarl
@@ -23,6 +28,7 @@ from bots.discord.catchup import CatchUp
 from bots.discord.handler import DiscordHandler, DiscordOptions
 from bots.discord.render import DiscordRenderer
 from bots.discord.settings import DEFAULT_API_BASE_URL, DEFAULT_GATEWAY_URL, DiscordSettings
+from bots.discord.shards import Sharding
 from bots.discord.sink import QUIET
 from bots.download import Downloader
 from bots.retry import DeliveryRetry
@@ -37,6 +43,8 @@ from core.ports import Clock
 log = logging.getLogger("chatrelay.discord")
 
 READY_TIMEOUT = 60.0
+IDENTIFY_INTERVAL = 5.0  # discord.py waits this long before each further shard's IDENTIFY
+SHARD_SETTINGS_REFUSED = {4010: "Invalid shard", 4011: "Sharding required"}
 MODEL_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
@@ -69,30 +77,54 @@ def text(translator: Translator, key: str) -> app_commands.locale_str:
     return app_commands.locale_str(translator(Language.EN, key), key=key)
 
 
-class GatewayLink:
-    """Whether the gateway connection is up, from discord.py's events: down from a disconnect
+class GatewayLinks:
+    """Whether each gateway connection is up, from discord.py's events: one per shard of this
+    process, or one (``None``) without sharding. A connection is down from a disconnect
     (discord.py then reconnects on its own, with growing pauses) until READY or RESUMED."""
 
-    def __init__(self) -> None:
-        self.failures = 0
+    def __init__(self, shards: Sequence[int] | None = None) -> None:
+        self._sharded = shards is not None
+        keys: list[int | None] = [None] if shards is None else list(shards)
+        self._failures: dict[int | None, int] = dict.fromkeys(keys, 0)
+        self._ready: set[int | None] = set()
 
-    def up(self) -> None:
-        self.failures = 0
+    def up(self, shard: int | None = None) -> None:
+        self._failures[shard] = 0
+        self._ready.add(shard)
 
-    def down(self) -> None:
-        self.failures += 1
+    def down(self, shard: int | None = None) -> None:
+        self._failures[shard] += 1
 
     @property
     def failure(self) -> str | None:
-        if not self.failures:
-            return None
-        failed = self.failures - 1  # the first event is the drop itself
-        if not failed:
-            return "gateway disconnected, reconnecting"
-        return f"gateway disconnected, reconnecting ({failed} attempts failed so far)"
+        """Why a connection is not up (each shard that is not, by number), or None."""
+        reasons = [(shard, self._reason(shard)) for shard in self._failures]
+        if not self._sharded:
+            return reasons[0][1]
+        return "; ".join(f"shard {s}: {r}" for s, r in reasons if r is not None) or None
+
+    def _reason(self, shard: int | None) -> str | None:
+        failures = self._failures[shard]
+        if failures:
+            failed = failures - 1  # the first event is the drop itself
+            if not failed:
+                return "gateway disconnected, reconnecting"
+            return f"gateway disconnected, reconnecting ({failed} attempts failed so far)"
+        if self._sharded and shard not in self._ready:
+            return "not ready yet"
+        return None
+
+
+SessionStarted = Callable[[int | None], None]  # a new gateway session, on a shard (or None)
+
+
+def _no_session(shard: int | None) -> None:
+    return None
 
 
 class ChatrelayClient(discord.Client):
+    """The bot on one unsharded gateway connection (``options``: for subclasses' bases)."""
+
     def __init__(
         self,
         *,
@@ -100,15 +132,19 @@ class ChatrelayClient(discord.Client):
         core: Core,
         guild_ids: tuple[int, ...],
         guild_ready_timeout: float,
-        link: GatewayLink,
-        on_session: Callable[[], None] = lambda: None,
+        link: GatewayLinks,
+        on_session: SessionStarted = _no_session,
+        **options: Any,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         # A text bot: discord.py's start-up warnings about missing voice libraries are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
-            intents=intents, allowed_mentions=QUIET, guild_ready_timeout=guild_ready_timeout
+            intents=intents,
+            allowed_mentions=QUIET,
+            guild_ready_timeout=guild_ready_timeout,
+            **options,
         )
         self._handler = handler
         self._core = core
@@ -118,8 +154,15 @@ class ChatrelayClient(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self._register()
 
+    @property
+    def registers_commands(self) -> bool:
+        """Whether this process registers the slash commands (all of it does, unsharded)."""
+        return True
+
     async def setup_hook(self) -> None:
         await self.tree.set_translator(MenuTranslator(self._core.translator))
+        if not self.registers_commands:
+            return
         if self._guild_ids:
             for guild_id in self._guild_ids:
                 guild = discord.Object(guild_id)
@@ -130,7 +173,7 @@ class ChatrelayClient(discord.Client):
 
     async def on_ready(self) -> None:
         self._link.up()
-        self._on_session()
+        self._on_session(None)
 
     async def on_resumed(self) -> None:
         self._link.up()
@@ -205,6 +248,57 @@ class ChatrelayClient(discord.Client):
         return app_commands.Command(name=name, description=text(t, f"menu.{name}"), callback=run)
 
 
+class ShardedChatrelayClient(ChatrelayClient, discord.AutoShardedClient):
+    """The bot on this process's shards (``AutoShardedClient`` with ``shard_ids`` and
+    ``shard_count``): each shard's connection is followed on its own (``on_shard_*``), and a
+    new session on a shard asks for that shard's catch-up."""
+
+    def __init__(self, *, sharding: Sharding, **client: Any) -> None:
+        super().__init__(shard_ids=list(sharding.ids), shard_count=sharding.count, **client)
+        self.sharding = sharding
+
+    @property
+    def registers_commands(self) -> bool:
+        return self.sharding.has_dms
+
+    async def setup_hook(self) -> None:
+        await super().setup_hook()
+        if not self.registers_commands:
+            log.info(
+                "slash commands not registered here: the replica running shard 0 registers them",
+                extra={"shards": str(self.sharding)},
+            )
+
+    async def on_ready(self) -> None:
+        """Every shard is ready (each said so in ``on_shard_ready``)."""
+
+    async def on_resumed(self) -> None:
+        """A shard resumed (``on_shard_resumed`` follows)."""
+
+    async def on_disconnect(self) -> None:
+        """A shard dropped (``on_shard_disconnect`` follows)."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._link.up(shard_id)
+        self._on_session(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._link.up(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        if not self.is_closed():
+            log.warning("discord gateway disconnected; reconnecting", extra={"shard": shard_id})
+        self._link.down(shard_id)
+
+
+def make_client(sharding: Sharding | None, **client: Any) -> ChatrelayClient:
+    """A plain client without sharding (exactly as a single process always ran), else one
+    running ``sharding``'s shards."""
+    if sharding is None:
+        return ChatrelayClient(**client)
+    return ShardedChatrelayClient(sharding=sharding, **client)
+
+
 class DiscordBot:
     """Discord for one process: ``await start()`` (returns once connected and ready), then
     ``await stop()`` on shutdown."""
@@ -220,7 +314,8 @@ class DiscordBot:
         self._settings = settings
         self._core = core
         self._downloader = Downloader()
-        self._link = GatewayLink()
+        self._sharding = settings.sharding
+        self._link = GatewayLinks(None if self._sharding is None else self._sharding.ids)
         self._handler = DiscordHandler(
             service=core.service,
             translator=core.translator,
@@ -250,7 +345,8 @@ class DiscordBot:
                 failed=functools.partial(core.metrics.delivery_failed, DISCORD),
             ),
         )
-        self.client = ChatrelayClient(
+        self.client = make_client(
+            self._sharding,
             handler=self._handler,
             core=core,
             guild_ids=settings.discord_guild_ids,
@@ -265,7 +361,7 @@ class DiscordBot:
             clock=clock,
             minutes=settings.discord_catch_up_minutes,
         )
-        self._catching_up: asyncio.Task[int] | None = None
+        self._catching_up: dict[int | None, asyncio.Task[int]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def _handle(self, message: discord.Message) -> None:
@@ -273,10 +369,15 @@ class DiscordBot:
         if user is not None:
             await self._handler.on_message(message, user)
 
-    def _catch_up_soon(self) -> None:
-        """Read back what was said while the bot was away (once per gateway session)."""
-        if self._catching_up is None or self._catching_up.done():
-            self._catching_up = asyncio.create_task(self._catch_up.run(), name="discord-catch-up")
+    def _catch_up_soon(self, shard: int | None) -> None:
+        """Read back what was said while the bot was away (once per gateway session): in the
+        conversations of ``shard`` (None: all of them, unsharded)."""
+        running = self._catching_up.get(shard)
+        if running is not None and not running.done():
+            return
+        scope = None if shard is None or self._sharding is None else self._sharding.only(shard)
+        name = "discord-catch-up" if shard is None else f"discord-catch-up-shard-{shard}"
+        self._catching_up[shard] = asyncio.create_task(self._catch_up.run(scope), name=name)
 
     name = "discord"
 
@@ -288,11 +389,13 @@ class DiscordBot:
     @property
     def readiness(self) -> str | None:
         """Why the bot is not connected (None: it is): closed, not ready yet, or the gateway
-        dropped and is not back (READY or RESUMED) yet."""
+        dropped and is not back (READY or RESUMED) yet; sharded, every shard of this process
+        must be connected, and the reason names those that are not."""
         if self.client.is_closed():
             return "disconnected"
         if not self.client.is_ready():
-            return "not ready yet"
+            waiting = self._link.failure if self._sharding is not None else None
+            return waiting or "not ready yet"
         return self._link.failure
 
     async def start(self) -> None:
@@ -302,7 +405,9 @@ class DiscordBot:
         ready = asyncio.create_task(self.client.wait_until_ready())
         try:
             done, _ = await asyncio.wait(
-                {self._task, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                {self._task, ready},
+                timeout=self._ready_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             ready.cancel()
@@ -311,16 +416,35 @@ class DiscordBot:
             await self._downloader.aclose()
             if self._task in done:
                 self._raise_start_failure(self._task)
-            raise InfrastructureError("Discord did not get ready within a minute")
+            if self._sharding is None:
+                raise InfrastructureError("Discord did not get ready within a minute")
+            raise InfrastructureError(
+                f"Discord did not get ready within {self._ready_timeout:.0f} s "
+                f"({self._link.failure or 'not ready yet'})"
+            )
         self._core.inbox.register(DISCORD, self._process)
         await self._core.inbox.start()
-        log.info("discord connected", extra={"bot": str(self.client.user)})
+        extra = {"bot": str(self.client.user)}
+        if self._sharding is not None:
+            extra["shards"] = str(self._sharding)
+        log.info("discord connected", extra=extra)
+
+    @property
+    def _ready_timeout(self) -> float:
+        """A minute, and discord.py's pause before each further shard's IDENTIFY."""
+        shards = 1 if self._sharding is None else len(self._sharding.ids)
+        return READY_TIMEOUT + IDENTIFY_INTERVAL * (shards - 1)
 
     @staticmethod
     def _raise_start_failure(task: asyncio.Task[None]) -> None:
         error = task.exception()
         if isinstance(error, discord.LoginFailure):
             raise ConfigError("DISCORD_BOT_TOKEN was refused by Discord") from None
+        if isinstance(error, discord.ConnectionClosed) and error.code in SHARD_SETTINGS_REFUSED:
+            raise ConfigError(
+                f"Discord refused the shard settings ({SHARD_SETTINGS_REFUSED[error.code]}, "
+                f"close code {error.code}): check DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS"
+            ) from None
         if isinstance(error, discord.PrivilegedIntentsRequired):
             raise ConfigError(
                 "the bot needs the Message Content intent: Discord Developer Portal -> your "
@@ -337,9 +461,10 @@ class DiscordBot:
         """Take nothing new, let answers in flight finish within the grace (the rest is left
         to the next start), then disconnect."""
         self._handler.close()
-        if self._catching_up is not None and not self._catching_up.done():
-            self._catching_up.cancel()  # what it did not reach is read again at the next start
-            await asyncio.gather(self._catching_up, return_exceptions=True)
+        catching_up = [task for task in self._catching_up.values() if not task.done()]
+        for task in catching_up:
+            task.cancel()  # what it did not reach is read again at the next start
+        await asyncio.gather(*catching_up, return_exceptions=True)
         try:
             await self._core.inbox.stop(self._settings.discord_shutdown_grace)
             await self.client.close()

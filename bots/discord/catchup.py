@@ -10,6 +10,12 @@ Messages the bot already stored (answered, or told it can't read them) are recog
 id and not answered twice.
 
 A channel the bot can no longer read (deleted, permissions removed) is skipped with a log line.
+
+Sharded (several replicas, one database holding every replica's conversations), a new session
+on a shard reads back only that shard's conversations: the channels and threads of its guilds
+(``(guild_id >> 22) % shard_count``), and DMs only on shard 0, where Discord delivers them. A
+channel is placed by the guild discord.py knows it in (this replica holds exactly its shards'
+guilds); one it does not know is a DM or another replica's: only shard 0 fetches it to see which.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from datetime import timedelta
 import discord
 from discord.utils import time_snowflake
 
-from core.domain import ChatCursor
+from bots.discord.shards import Sharding
+from core.domain import ChatCursor, ChatRef
 from core.errors import InfrastructureError
 from core.ports import ChatStore, Clock
 
@@ -50,8 +57,9 @@ class CatchUp:
         self._clock = clock
         self._minutes = minutes
 
-    async def run(self) -> int:
-        """Read back every conversation; return how many messages were handed over."""
+    async def run(self, shards: Sharding | None = None) -> int:
+        """Read back every conversation (only those of ``shards`` when given); return how many
+        messages were handed over."""
         if self._minutes <= 0:
             return 0
         try:
@@ -60,15 +68,24 @@ class CatchUp:
             log.exception("catch-up skipped: the database did not answer")
             return 0
         gate = asyncio.Semaphore(PARALLEL_CHANNELS)
-        counts = await asyncio.gather(*(self._one(cursor, gate) for cursor in cursors))
+        counts = await asyncio.gather(*(self._one(cursor, gate, shards) for cursor in cursors))
         found = sum(counts)
-        log.info("discord catch-up done", extra={"channels": len(cursors), "messages": found})
+        extra: dict[str, object] = {"channels": len(cursors), "messages": found}
+        if shards is not None:
+            extra["shards"] = str(shards)
+        log.info("discord catch-up done", extra=extra)
         return found
 
-    async def _one(self, cursor: ChatCursor, gate: asyncio.Semaphore) -> int:
+    async def _one(
+        self, cursor: ChatCursor, gate: asyncio.Semaphore, shards: Sharding | None
+    ) -> int:
         async with gate:
+            if shards is not None and not self._may_be_ours(cursor.ref, shards):
+                return 0
             channel = await self._channel(cursor)
             if channel is None:
+                return 0
+            if shards is not None and not shards.owns(guild_id_of(channel)):
                 return 0
             count = 0
             try:
@@ -90,6 +107,18 @@ class CatchUp:
         last = cursor.last_message_id
         return max(horizon, int(last)) if last is not None and last.isdigit() else horizon
 
+    def _may_be_ours(self, ref: ChatRef, shards: Sharding) -> bool:
+        """Whether a conversation may belong to ``shards``, decided without a request: a
+        channel discord.py knows (or a thread whose parent it knows) is in a guild of this
+        replica or a DM it saw; one it does not know is a DM or another replica's guild's, to
+        be fetched only where DMs come (shard 0)."""
+        known = self._client.get_channel(int(ref.thread_id or ref.chat_id))
+        if known is None and ref.thread_id:
+            known = self._client.get_channel(int(ref.chat_id))
+        if known is None:
+            return shards.has_dms
+        return shards.owns(guild_id_of(known))
+
     async def _channel(self, cursor: ChatCursor) -> discord.abc.Messageable | None:
         ref = cursor.ref
         channel_id = int(ref.thread_id or ref.chat_id)
@@ -106,3 +135,10 @@ class CatchUp:
         if not isinstance(channel, discord.abc.Messageable):
             return None
         return channel
+
+
+def guild_id_of(channel: object) -> int | None:
+    """The guild a channel or thread is in (None: a DM)."""
+    if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return channel.guild.id
+    return None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bots.discord.shards import Sharding
 from core.access import DISCORD, check_id_list, check_platform_list, check_shared_list
 from core.errors import ConfigError
 from core.settings import split_list, validated
@@ -16,7 +17,19 @@ DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 
 
 class DiscordSettings(BaseSettings):
-    """Every variable is documented in `.env.example`."""
+    """Every variable is documented in `.env.example`.
+
+    Sharding, for several replicas serving one bot (on one PostgreSQL database):
+    ``DISCORD_SHARD_COUNT`` is the total number of shards across all replicas (0 or unset: no
+    sharding, one connection for everything, as a single process runs) and
+    ``DISCORD_SHARD_IDS`` the shards this replica runs (comma-separated, each below the count;
+    empty: all of them). A guild's messages and slash commands go to shard
+    ``(guild_id >> 22) % DISCORD_SHARD_COUNT``, DMs to shard 0, so give every shard to exactly
+    one replica. Only the replica running shard 0 registers the slash commands (one bulk
+    overwrite per start instead of one per replica, which Discord limits per day); the others
+    log at INFO that they leave it to shard 0. On start each replica reads back (catch-up) only
+    the channels of its own guilds, and DMs only on shard 0.
+    """
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
@@ -37,6 +50,8 @@ class DiscordSettings(BaseSettings):
     discord_shutdown_grace: float = Field(default=8.0, ge=0)
     discord_catch_up_minutes: float = Field(default=60.0, ge=0)
     discord_delivery_retry_seconds: float = Field(default=3600.0, ge=0)
+    discord_shard_count: int = Field(default=0, ge=0)  # before the ids, which are checked by it
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     _lists = field_validator(
         "discord_guild_ids",
@@ -45,6 +60,7 @@ class DiscordSettings(BaseSettings):
         "discord_allowed_roles",
         "discord_allowed_users",
         "admin_users",
+        "discord_shard_ids",
         mode="before",
     )(split_list)
 
@@ -76,6 +92,27 @@ class DiscordSettings(BaseSettings):
     def _admin_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_shared_list(value)
 
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        count = info.data.get("discord_shard_count")
+        if count is None:  # the count itself is wrong (and reported)
+            return value
+        if value and not count:
+            raise ValueError(
+                "needs DISCORD_SHARD_COUNT, the total number of shards across all replicas"
+            )
+        wrong = [shard for shard in value if not 0 <= shard < count]
+        if wrong:
+            raise ValueError(
+                f"shard {wrong[0]} is out of range for DISCORD_SHARD_COUNT={count} "
+                f"(shard ids run from 0 to {count - 1})"
+            )
+        repeated = sorted({shard for shard in value if value.count(shard) > 1})
+        if repeated:
+            raise ValueError(f"shard {repeated[0]} is listed twice")
+        return value
+
     @field_validator("discord_api_base_url", "discord_gateway_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -96,6 +133,14 @@ class DiscordSettings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return self.discord_api_base_url.rstrip("/")
+
+    @property
+    def sharding(self) -> Sharding | None:
+        """The shards this process runs (None: no sharding)."""
+        if not self.discord_shard_count:
+            return None
+        ids = sorted(self.discord_shard_ids or range(self.discord_shard_count))
+        return Sharding(tuple(ids), self.discord_shard_count)
 
 
 def load_discord_settings(**overrides: object) -> DiscordSettings:

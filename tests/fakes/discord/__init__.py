@@ -17,7 +17,10 @@ Strict where Discord is strict: content ≤2000, ≤10 embeds and embed limits (
 Body), empty messages (50006), unknown channels/messages (10003/10008), replies to unknown
 messages, interaction callbacks only once (40060) and within 3 s of the clock (10062), webhook
 tokens for 15 min, command names and descriptions, Authorization on bot routes, disallowed
-privileged intents (close 4014), per-route and global rate limits (429 with Via, retry_after).
+privileged intents (close 4014), per-route and global rate limits (429 with Via, retry_after),
+sharding (IDENTIFY's ``shard``; a guild's events only on its shard ``(guild_id >> 22) %
+num_shards``, DMs only on shard 0; an invalid shard closes 4010; ``fake.guild(name, shard=(1, 2))``
+makes a guild on shard 1 of 2; ``GET /gateway/bot`` recommends ``recommended_shards``).
 Standalone:
 
     python -m tests.fakes.discord --port 8082 [--no-rate-limits] [--no-message-content]
@@ -43,7 +46,7 @@ from .model import (
     User,
     Version,
 )
-from .server import Session
+from .server import Session, shard_of
 
 __all__ = [
     "DIRECT_MESSAGES",
@@ -66,4 +69,5 @@ __all__ = [
     "User",
     "Version",
     "main",
+    "shard_of",
 ]

@@ -38,12 +38,13 @@ from .model import (
     Version,
     field_error,
 )
-from .server import Request, ServerCore, Session
+from .server import Request, ServerCore, Session, Shard, shard_of
 from .validate import check_commands, check_message
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 _OPTION_TYPES = ((bool, 5), (int, 4), (float, 10), (str, 3))
 NONCE_SECONDS = 300.0  # how far back enforce_nonce looks ("the past few minutes")
+SESSION_STARTS_PER_DAY = 1000  # GET /gateway/bot's session_start_limit.total
 
 
 class FakeDiscord(ServerCore):
@@ -97,14 +98,27 @@ class FakeDiscord(ServerCore):
         self.users[user.id] = user
         return user
 
-    def guild(self, name: str = "Test Guild", guild_id: int | None = None) -> Guild:
+    def guild(
+        self, name: str = "Test Guild", guild_id: int | None = None, *, shard: Shard | None = None
+    ) -> Guild:
         """A guild the bot is in (in READY if made before the bot connects, else GUILD_CREATE
-        when ``await fake.announce(guild)``)."""
-        guild = Guild(guild_id or self.snowflake(), name, self.owner.id, self.wall_clock())
+        when ``await fake.announce(guild)``). ``shard=(shard_id, num_shards)``: its id is one
+        whose events go to that shard."""
+        if guild_id is None:
+            guild_id = self.snowflake() if shard is None else self._snowflake_on(*shard)
+        guild = Guild(guild_id, name, self.owner.id, self.wall_clock())
         guild.members[self.bot.id] = self.bot
         guild.members[self.owner.id] = self.owner
         self.guilds[guild.id] = guild
         return guild
+
+    def _snowflake_on(self, shard_id: int, num_shards: int) -> int:
+        """A new snowflake whose guild would be on shard ``shard_id`` of ``num_shards``."""
+        value = self.snowflake()
+        while shard_of(value, num_shards) != shard_id:
+            value += 1 << 22  # a millisecond later
+        self._last_snowflake = value
+        return value
 
     def role(self, guild: Guild, name: str, role_id: int | None = None) -> int:
         """A role in ``guild`` (in GUILD_CREATE: make it before the bot connects); its id."""
@@ -186,10 +200,12 @@ class FakeDiscord(ServerCore):
     # ---- gateway payloads
 
     def ready_payload(self, session: Session) -> Json:
-        return {
+        payload: Json = {
             "v": 10,
             "user": {**self.bot.to_json(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [
+                {"id": str(g), "unavailable": True} for g in self.guilds if session.receives(g)
+            ],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -202,9 +218,12 @@ class FakeDiscord(ServerCore):
             "geo_ordered_rtc_regions": [],
             "_trace": ["fake-discord"],
         }
+        if session.shard is not None:
+            payload["shard"] = list(session.shard)
+        return payload
 
-    def guild_payloads(self) -> list[Json]:
-        return [g.to_json() for g in self.guilds.values()]
+    def guild_payloads(self, session: Session) -> list[Json]:
+        return [g.to_json() for g in self.guilds.values() if session.receives(g.id)]
 
     async def _members_chunk(self, ws: web.WebSocketResponse, session: Session, d: Json) -> None:
         guild = self.guilds.get(int(d.get("guild_id") or 0))
@@ -513,12 +532,14 @@ class FakeDiscord(ServerCore):
         return {"url": self.gateway_url.rstrip("/")}
 
     async def _get_gateway_bot(self, req: Request) -> Json:
+        """The gateway URL, the recommended shard count (``recommended_shards``) and the
+        session starts left (every IDENTIFY so far used one)."""
         return {
             "url": self.gateway_url.rstrip("/"),
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {
-                "total": 1000,
-                "remaining": 999,
+                "total": SESSION_STARTS_PER_DAY,
+                "remaining": max(0, SESSION_STARTS_PER_DAY - len(self.identifies)),
                 "reset_after": 86_400_000,
                 "max_concurrency": 1,
             },

@@ -1,5 +1,13 @@
 """The sockets of the fake: aiohttp app, REST dispatch (auth, scripted failures, rate limits,
-recording), the gateway websocket (HELLO, heartbeats, IDENTIFY, RESUME, dispatches) and waiting."""
+recording), the gateway websocket (HELLO, heartbeats, IDENTIFY, RESUME, dispatches, sharding) and
+waiting.
+
+Sharding as Discord does it: IDENTIFY may carry ``shard: [shard_id, num_shards]``
+(``0 <= shard_id < num_shards``, else close 4010 "Invalid shard."); such a session gets only the
+guilds with ``(guild_id >> 22) % num_shards == shard_id`` (in READY, GUILD_CREATE and every event
+that names a guild), and events without a guild (DMs) only on shard 0; READY carries ``shard``. A
+session without ``shard`` gets everything. A session that would hold more than
+``max_guilds_per_shard`` guilds (Discord: 2500) is closed with 4011 "Sharding required."."""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +49,8 @@ CLOSE_DECODE_ERROR = (4002, "Decode error.")
 CLOSE_NOT_AUTHENTICATED = (4003, "Not authenticated.")
 CLOSE_AUTH_FAILED = (4004, "Authentication failed.")
 CLOSE_ALREADY_AUTHENTICATED = (4005, "Already authenticated.")
+CLOSE_INVALID_SHARD = (4010, "Invalid shard.")
+CLOSE_SHARDING_REQUIRED = (4011, "Sharding required.")
 CLOSE_DISALLOWED_INTENTS = (4014, "Disallowed intent(s).")
 
 
@@ -73,17 +83,60 @@ class _Route:
     needs_auth: bool
 
 
+Shard = tuple[int, int]  # (shard_id, num_shards), as IDENTIFY and READY carry it
+
+
+def shard_of(guild_id: int, num_shards: int) -> int:
+    """The shard that gets a guild's events (Discord's formula)."""
+    return (guild_id >> 22) % num_shards
+
+
+def parse_shard(value: Any) -> Shard | None:
+    """IDENTIFY's ``shard`` field: None when absent; ValueError when it is not a valid
+    ``[shard_id, num_shards]`` (``0 <= shard_id < num_shards``)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("shard must be [shard_id, num_shards]")
+    shard_id, num_shards = value
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError("shard values must be integers")
+    if not 0 <= shard_id < num_shards:
+        raise ValueError("shard_id must be at least 0 and below num_shards")
+    return shard_id, num_shards
+
+
+def event_guild(t: str, d: Any) -> int | None:
+    """The guild a dispatch belongs to (None: a DM or no guild at all)."""
+    if not isinstance(d, dict):
+        return None
+    raw = d.get("id") if t in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else None
+    raw = raw or d.get("guild_id")
+    return int(raw) if raw else None
+
+
 @dataclass
 class Session:
-    """A gateway session: what was identified, and every dispatch (for RESUME)."""
+    """A gateway session: what was identified (its shard too), and every dispatch (for
+    RESUME)."""
 
     id: str
     intents: int
     identify: Json
+    shard: Shard | None = None
     seq: int = 0
     ws: web.WebSocketResponse | None = None
     events: deque[Json] = field(default_factory=lambda: deque(maxlen=2000))
     ready: bool = False
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this session gets the events of ``guild_id`` (None: DMs, shard 0 only)."""
+        if self.shard is None:
+            return True
+        shard_id, num_shards = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return shard_of(guild_id, num_shards) == shard_id
 
 
 class ServerCore:
@@ -102,6 +155,8 @@ class ServerCore:
         wall_clock: Callable[[], float] = time.time,
         interaction_deadline: float = 3.0,
         interaction_token_ttl: float = 15 * 60.0,
+        recommended_shards: int = 1,
+        max_guilds_per_shard: int = 2500,
         echo_bot_messages: bool = True,
         record: bool = True,
     ) -> None:
@@ -115,6 +170,8 @@ class ServerCore:
         self.wall_clock = wall_clock
         self.interaction_deadline = interaction_deadline
         self.interaction_token_ttl = interaction_token_ttl
+        self.recommended_shards = recommended_shards  # GET /gateway/bot's "shards"
+        self.max_guilds_per_shard = max_guilds_per_shard  # more on one session: close 4011
         self.echo_bot_messages = echo_bot_messages
         self.record = record
         self.limiter = RateLimiter(rate_limits or RateLimits(), clock, wall_clock)
@@ -502,14 +559,22 @@ class ServerCore:
         if d.get("token") != self.token:
             await self._close(ws, CLOSE_AUTH_FAILED)
             return None
+        try:
+            shard = parse_shard(d.get("shard"))
+        except ValueError:
+            await self._close(ws, CLOSE_INVALID_SHARD)
+            return None
         intents = int(d.get("intents", 0))
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
             await self._close(ws, CLOSE_DISALLOWED_INTENTS)
             return None
-        session = Session(secrets.token_hex(16), intents, d, ws=ws)
+        session = Session(secrets.token_hex(16), intents, d, shard=shard, ws=ws)
+        if len(self.guild_payloads(session)) > self.max_guilds_per_shard:
+            await self._close(ws, CLOSE_SHARDING_REQUIRED)
+            return None
         self.sessions[session.id] = session
         await self._dispatch_to(session, "READY", self.ready_payload(session))
-        for guild_json in self.guild_payloads():
+        for guild_json in self.guild_payloads(session):
             await self._dispatch_to(session, "GUILD_CREATE", guild_json)
         session.ready = True
         return session
@@ -533,7 +598,8 @@ class ServerCore:
     def ready_payload(self, session: Session) -> Json:
         raise NotImplementedError
 
-    def guild_payloads(self) -> list[Json]:
+    def guild_payloads(self, session: Session) -> list[Json]:
+        """The GUILD_CREATE of every guild ``session`` gets, after READY."""
         raise NotImplementedError
 
     def _visible(self, session: Session, t: str, d: Json) -> Json | None:
@@ -562,8 +628,12 @@ class ServerCore:
             await self._send(session.ws, payload)
 
     async def dispatch(self, t: str, d: Json) -> None:
-        """Send a dispatch (op 0) to every session; a disconnected one gets it on RESUME."""
+        """Send a dispatch (op 0) to every session whose shard gets it (all of them without
+        sharding); a disconnected one gets it on RESUME."""
+        guild_id = event_guild(t, d)
         for session in list(self.sessions.values()):
+            if not session.receives(guild_id):
+                continue
             if session.ready or t in ("READY", "GUILD_CREATE"):
                 await self._dispatch_to(session, t, d)
         await self.notify()
@@ -572,20 +642,36 @@ class ServerCore:
     def connected(self) -> list[Session]:
         return [s for s in self.sessions.values() if s.ws is not None and s.ready]
 
-    async def close_gateway(self, code: int = 4000, reason: str = "Unknown error.") -> None:
-        """Close every gateway connection (4000 lets discord.py RESUME; 4009 forces IDENTIFY)."""
-        for session in list(self.sessions.values()):
+    def _on_shards(self, shards: Collection[int] | None) -> list[Session]:
+        """The sessions identified on one of ``shards`` (every session when None)."""
+        return [
+            s
+            for s in self.sessions.values()
+            if shards is None or (s.shard is not None and s.shard[0] in shards)
+        ]
+
+    async def close_gateway(
+        self,
+        code: int = 4000,
+        reason: str = "Unknown error.",
+        *,
+        shards: Collection[int] | None = None,
+    ) -> None:
+        """Close every gateway connection, or those of ``shards`` (4000 lets discord.py
+        RESUME; 4009 forces IDENTIFY)."""
+        for session in self._on_shards(shards):
             if session.ws is not None:
                 ws, session.ws = session.ws, None
                 await self._close(ws, (code, reason))
                 if code in (4007, 4009):
                     del self.sessions[session.id]
 
-    async def drop_gateway(self) -> None:
-        """The gateway goes down: every connection is closed (4000, resumable) and new ones
-        are refused with 503 until ``restore_gateway()``."""
+    async def drop_gateway(self, *, shards: Collection[int] | None = None) -> None:
+        """The gateway goes down: every connection (or those of ``shards``; the others stay
+        up) is closed (4000, resumable) and new ones are refused with 503 until
+        ``restore_gateway()``."""
         self.gateway_down = True
-        await self.close_gateway()
+        await self.close_gateway(shards=shards)
 
     def restore_gateway(self) -> None:
         """The gateway is back: discord.py's next attempt connects (and resumes)."""
