@@ -1,5 +1,9 @@
 """Named leases in the ``leases`` table (see core.leases): one statement takes a lease that is
-free, lapsed or already ours, and says whether we hold it."""
+free, lapsed or already ours, and says whether we hold it.
+
+SQLite is used by one process only, so a lease held by another owner there was left by a process
+that is gone (killed, or crashed): it is taken over at once, as the inbox's leases are, instead
+of after it lapses."""
 
 from __future__ import annotations
 
@@ -21,12 +25,17 @@ RELEASE: Final = delete(leases).where(
 
 
 def _take(dialect: str) -> Any:
-    module = sqlite if dialect == "sqlite" else postgresql
-    insert = module.insert(leases)
-    ours = leases.c.owner == insert.excluded.owner
-    return insert.on_conflict_do_update(
+    if dialect == "sqlite":  # one process: whatever holds it is gone
+        insert = sqlite.insert(leases)
+        return insert.on_conflict_do_update(
+            index_elements=("name",),
+            set_={"owner": insert.excluded.owner, "until": insert.excluded.until},
+        ).returning(leases.c.acquired_at)
+    shared = postgresql.insert(leases)
+    ours = leases.c.owner == shared.excluded.owner
+    return shared.on_conflict_do_update(
         index_elements=("name",),
-        set_={"owner": insert.excluded.owner, "until": insert.excluded.until},
+        set_={"owner": shared.excluded.owner, "until": shared.excluded.until},
         where=or_(ours, leases.c.until < bindparam("b_now")),
     ).returning(leases.c.acquired_at)
 
@@ -38,6 +47,7 @@ class SqlLeases:
         self._db = database
         self._clock = clock
         self._take = _take(database.dialect)
+        self._shared = database.dialect != "sqlite"  # other processes may hold its leases
 
     @translated
     async def lease_take(self, name: str, owner: str, seconds: float) -> bool:
@@ -50,7 +60,8 @@ class SqlLeases:
         }
 
         def take(connection: Connection) -> bool:
-            row = connection.execute(self._take.values(values), {"b_now": now}).one_or_none()
+            params = {"b_now": now} if self._shared else {}
+            row = connection.execute(self._take.values(values), params).one_or_none()
             return row is not None
 
         return await self._db.write(take)
