@@ -93,6 +93,15 @@ async def listening(port: int, bot: BotProcess) -> None:
     raise AssertionError(f"{bot.name} not listening within {START_TIMEOUT:.0f}s:\n{bot.log_tail()}")
 
 
+async def logged(bot: BotProcess, text: str) -> None:
+    """Until ``bot``'s log says ``text`` (it is up and has decided)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while text not in bot.log():
+        assert bot.running, f"{bot.name} exited at start:\n{bot.log_tail()}"
+        assert time.monotonic() < deadline, f"{bot.name} never logged {text!r}:\n{bot.log_tail()}"
+        await asyncio.sleep(0.1)
+
+
 async def each_names_itself_in_its_metrics(health_ports: list[int]) -> None:
     """Side by side on one host, each replica serves its own health and metrics port."""
     async with httpx.AsyncClient(timeout=10) as client:
@@ -183,5 +192,78 @@ async def test_three_webhook_replicas_one_killed_answer_every_message_once_in_or
     served = [upstream for upstream, count in balancer.forwarded.items() if count]
     assert len(served) == REPLICAS, f"every replica took updates\n{report}"
     if not verdict.ok or any("died" in fact for fact in facts):
+        pytest.fail(report, pytrace=False)
+    print(report)
+
+
+async def test_two_polling_replicas_the_polling_one_killed_the_other_takes_over(
+    env: dict[str, str],
+    tmp_path: Path,
+    fake: PacedOpenRouter,
+    tg: FakeTelegram,
+    database: str,
+) -> None:
+    """Long polling: exactly one replica polls (Telegram refuses two getUpdates at once: a 409
+    would show it). It is SIGKILLed; its lease lapses and the other replica polls from then on,
+    answering what the users wrote meanwhile and what the dead one left unfinished."""
+    conversations = telegram_conversations(tg, private=60, groups=2, planned=4, burst_every=5)
+    users = TelegramUsers(tg, fake, conversations)
+    facts: list[str] = []
+    bots: list[BotProcess] = []
+    tasks: list[asyncio.Task[None]] = []
+    started = time.monotonic()
+    try:
+        for number in (1, 2):
+            bot = await start_bot(
+                {
+                    **env,
+                    "DATABASE_URL": database,
+                    "TELEGRAM_BOT_TOKEN": TOKEN,
+                    "TELEGRAM_BASE_URL": f"{tg.base_url}/bot",
+                    "INBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+                    "REPLICA_NAME": f"replica-{number}",
+                    "OPENROUTER_MODELS": MODEL,
+                },
+                tmp_path,
+                f"replica-{number}",
+            )
+            bots.append(bot)
+            await tg.wait_for(lambda b=bot: tg.polling or not b.running, timeout=START_TIMEOUT)  # type: ignore[misc]
+        leader, standby = bots
+        await logged(standby, "standing by")
+        users.waiters.start()
+        tasks = [asyncio.create_task(users.converse(c)) for c in conversations]
+        await fake.wait_for(
+            lambda: fake.in_flight >= 10 and users.answered_total() >= 40, KILL_TIMEOUT
+        )
+        facts.append(
+            f"SIGKILL of the polling {leader.name} at {time.monotonic() - started:.1f}s: "
+            f"{users.moment().describe()}"
+        )
+        await leader.kill()
+        ended = await users.settle(tasks, QUIET)
+        await users.quiet(LAST_WORD_QUIET)
+        if not ended:
+            facts.append(f"{sum(not t.done() for t in tasks)} users still waiting")
+        if not standby.running:
+            facts.append(f"{standby.name} died:\n{standby.log_tail()}")
+        elif "this replica took over" not in standby.log():
+            facts.append(f"{standby.name} never took polling over:\n{standby.log_tail()}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await users.waiters.close()
+        for bot in bots:
+            await bot.stop()
+    conflicts = sum(1 for c in tg.calls if c.method == "getUpdates" and c.status == 409)
+    facts.append(f"getUpdates refused as overlapping (409): {conflicts}")
+    verdict = users.verdict()
+    written = sum(len(c.said) for c in conversations)
+    facts.insert(0, f"{time.monotonic() - started:.1f}s in all; {written} messages written")
+    facts.append(users.platform_facts())
+    report = verdict.report("2 polling replicas on PostgreSQL, the polling one SIGKILLed", facts)
+    problems = any("died" in f or "never took" in f for f in facts)
+    if not verdict.ok or problems or conflicts:
         pytest.fail(report, pytrace=False)
     print(report)
