@@ -25,9 +25,10 @@ unknown, and the remaining parts are still delivered.
 Across restarts (``posts``, the message's inbox journal): every channel message created for an
 answer is recorded as soon as Discord returns its id, and a sink given recorded ids edits them
 rather than sending again. Each new part carries a ``nonce`` (the journal's key and the part's
-index) with ``enforce_nonce``: a part sent again after a crash in the moment between Discord
-creating it and the database recording it returns the message made before (Discord looks a few
-minutes back), so no second copy appears.
+index; the first part shares the streamed message's) with ``enforce_nonce``: a part sent again
+after a crash in the moment between Discord creating it and the database recording it returns
+the message made before (Discord looks a few minutes back), edited into the part if it was only
+streamed so far, so no second copy appears.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def retry_after(error: discord.HTTPException) -> float | None:
         return float(headers.get("Retry-After", ""))
     except ValueError:
         return None
+
+
+LIVE = -1  # the nonce index of an answer's first message (streamed, or its first final part)
 
 
 def with_nonce(nonce: str | None) -> dict[str, Any]:
@@ -184,11 +188,15 @@ class _Sink(ABC):
         try:
             for index, part in enumerate(parts):
                 target = targets[index] if index < len(targets) else None
-                nonce = self._nonce(index) if journaled else None
+                # The first part shares the streamed message's nonce: after a crash, a message
+                # the dead process streamed is returned rather than a second one created.
+                nonce = self._nonce(LIVE if index == 0 else index) if journaled else None
                 try:
                     message = await self._final(
                         part, target, backoff, first=index == 0, nonce=nonce
                     )
+                    if message is not None and journaled and target is None and index == 0:
+                        message = await self._completed(message, part, backoff)
                 except Undelivered as error:
                     self._report(error, backoff)
                     if not error.uncertain:
@@ -213,6 +221,24 @@ class _Sink(ABC):
         if self._posts is not None and self._posts.ids:
             return [self._message_at(int(i)) for i in self._posts.ids]
         return [self._live]
+
+    async def _completed(
+        self, message: discord.Message, part: DiscordMessage, backoff: Backoff
+    ) -> discord.Message:
+        """``message`` as Discord returned it for the first part: the one just made, or the
+        one made earlier with the same nonce (streamed by a process that died before recording
+        it, maybe only partly): then it is edited into the part. Raises ``Undelivered``."""
+        if not self._streams_to_channel():
+            return message
+        content, embed = body_of(part)
+        same = message.content == (content or "") and bool(message.embeds) == (embed is not None)
+        if same and len(message.attachments) == len(part.files):
+            return message
+        log.info(
+            "a message streamed before a restart is completed", extra={"message_id": message.id}
+        )
+        edited = await self._final(part, message, backoff, first=True, nonce=None)
+        return message if edited is None else edited
 
     def _nonce(self, index: int) -> str | None:
         return None if self._posts is None else f"{self._posts.key}.{index}"[:25]
@@ -289,6 +315,11 @@ class _Sink(ABC):
         """Whether ``_post`` would edit a message rather than create one."""
         return False
 
+    def _streams_to_channel(self) -> bool:
+        """Whether the streamed message is a channel message sent as the part is (a slash
+        command's is its response, and its channel messages start with a mention)."""
+        return True
+
     @abstractmethod
     def _chat_id(self) -> int | None:
         """The channel answered, for logs."""
@@ -346,7 +377,7 @@ class ChannelSink(_Sink):
 
     async def _show(self, content: str) -> None:
         if self._live is None:
-            live = await self._send(DiscordMessage(content), first=True, nonce=self._nonce(-1))
+            live = await self._send(DiscordMessage(content), first=True, nonce=self._nonce(LIVE))
             self._live = live
             # written with the completion: sent again after a crash, its nonce returns this one
             await self._record(live, durable=False)
@@ -425,6 +456,9 @@ class InteractionSink(_Sink):
 
     def _message_at(self, message_id: int) -> discord.PartialMessage | None:
         return partial_message(self._channel, message_id)
+
+    def _streams_to_channel(self) -> bool:
+        return False
 
     def _edits_next(self) -> bool:
         return not self._original_used and not self._expired()
