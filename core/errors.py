@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 
 class ErrorKind(StrEnum):
@@ -170,3 +173,30 @@ class ModelNotFoundError(LLMError):
 
 class BadRequestError(LLMError):
     kind = ErrorKind.BAD_REQUEST
+
+
+S = TypeVar("S")
+P = ParamSpec("P")
+T = TypeVar("T")
+Method = Callable[Concatenate[S, P], Coroutine[Any, Any, T]]
+
+
+def translating(
+    errors: tuple[type[BaseException], ...], source: str
+) -> Callable[[Method[S, P, T]], Method[S, P, T]]:
+    """A decorator for a store's async methods: ``errors`` (a driver's, the network's) become
+    InfrastructureError naming ``source`` and the method, never its SQL, keys or values."""
+
+    def translated(method: Method[S, P, T]) -> Method[S, P, T]:
+        @functools.wraps(method)
+        async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return await method(self, *args, **kwargs)
+            except errors as exc:
+                raise InfrastructureError(
+                    f"{source} error in {method.__name__} ({type(exc).__name__})"
+                ) from exc
+
+        return wrapper
+
+    return translated

@@ -15,16 +15,15 @@ key -> end time, ``<p>limits:day:<YYYY-MM-DD>`` a hash used / limit / exhausted.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.errors import InfrastructureError
+from core.errors import translating
 from core.llm.shared import (
     TICKET_TIMEOUT_SECONDS,
     FreeDay,
@@ -122,27 +121,8 @@ redis.call('EXPIRE', KEYS[1], math.max(math.ceil(last - now), 1) + 1)
 return 1
 """
 
-S = TypeVar("S")
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-Method = Callable[Concatenate[S, P], Coroutine[Any, Any, T]]
-
-
-def translated(method: Method[S, P, T]) -> Method[S, P, T]:
-    """Redis and network failures become InfrastructureError (no keys, no values)."""
-
-    @functools.wraps(method)
-    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(self, *args, **kwargs)
-        except (RedisError, OSError) as exc:
-            raise InfrastructureError(
-                f"redis error in limits.{method.__name__} ({type(exc).__name__})"
-            ) from exc
-
-    return wrapper
+# Redis and network failures become InfrastructureError (no keys, no values).
+translated = translating((RedisError, OSError), "redis (limits)")
 
 
 def _text(value: object) -> str:

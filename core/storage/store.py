@@ -9,10 +9,9 @@ units run in turn on one worker thread, which is also what serialises the single
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Executable
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,30 +29,13 @@ from core.domain import (
     UsageSummary,
     UsageTotals,
 )
-from core.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, translating
 from core.ports import ChatStore, Clock
 from core.storage import queries as q
 from core.storage.database import Database, database_for
 
-P = ParamSpec("P")
-T = TypeVar("T")
-S = TypeVar("S")
-Method = Callable[Concatenate[S, P], Coroutine[Any, Any, T]]
-
-
-def translated(method: Method[S, P, T]) -> Method[S, P, T]:
-    """Turn driver and SQLAlchemy failures into InfrastructureError (no SQL, no values)."""
-
-    @functools.wraps(method)
-    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(self, *args, **kwargs)
-        except (SQLAlchemyError, OSError) as exc:
-            raise InfrastructureError(
-                f"database error in {method.__name__} ({type(exc).__name__})"
-            ) from exc
-
-    return wrapper
+# Driver and SQLAlchemy failures become InfrastructureError (no SQL, no values).
+translated = translating((SQLAlchemyError, OSError), "database")
 
 
 class SqlChatStore:
