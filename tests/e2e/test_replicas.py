@@ -112,6 +112,75 @@ async def each_names_itself_in_its_metrics(health_ports: list[int]) -> None:
             assert f'chatrelay_replica_info{{replica="replica-{number}"}} 1.0' in page.text
 
 
+class Replicas:
+    """One test's replica processes, users and figures."""
+
+    def __init__(
+        self, env: dict[str, str], cwd: Path, tg: FakeTelegram, users: TelegramUsers
+    ) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.tg = tg
+        self.users = users
+        self.bots: list[BotProcess] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.facts: list[str] = []
+        self.problems: list[str] = []
+        self.started = time.monotonic()
+
+    async def start(self, number: int, extra: dict[str, str]) -> BotProcess:
+        env = {
+            **self.env,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": f"{self.tg.base_url}/bot",
+            "INBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+            "REPLICA_NAME": f"replica-{number}",
+            "OPENROUTER_MODELS": MODEL,
+            **extra,
+        }
+        bot = await start_bot(env, self.cwd, f"replica-{number}")
+        self.bots.append(bot)
+        return bot
+
+    def converse(self) -> None:
+        self.users.waiters.start()
+        self.tasks = [asyncio.create_task(self.users.converse(c)) for c in self.users.conversations]
+
+    async def kill_then_settle(self, victim: BotProcess, who: str) -> None:
+        """SIGKILL ``victim``; then until every user is answered or nothing happens."""
+        moment = self.users.moment().describe()
+        self.facts.append(f"SIGKILL of {who} at {time.monotonic() - self.started:.1f}s: {moment}")
+        await victim.kill()
+        ended = await self.users.settle(self.tasks, QUIET)
+        await self.users.quiet(LAST_WORD_QUIET)
+        if not ended:
+            self.facts.append(f"{sum(not t.done() for t in self.tasks)} users still waiting")
+        for bot in self.bots:
+            if bot is not victim and not bot.running:
+                self.problems.append(f"{bot.name} died:\n{bot.log_tail()}")
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.users.waiters.close()
+        for bot in self.bots:
+            await bot.stop()
+
+    def verdict(self, title: str) -> None:
+        verdict = self.users.verdict()
+        written = sum(len(c.said) for c in self.users.conversations)
+        elapsed = time.monotonic() - self.started
+        self.facts.insert(0, f"{elapsed:.1f}s in all; {written} messages written")
+        self.facts.append(self.users.platform_facts())
+        report = verdict.report(title, self.facts)
+        if self.problems:
+            report += "\n  " + "\n  ".join(self.problems)
+        if self.problems or not verdict.ok:
+            pytest.fail(report, pytrace=False)
+        print(report)  # the figures when it passes (pytest -s or -rP)
+
+
 async def test_three_webhook_replicas_one_killed_answer_every_message_once_in_order(
     env: dict[str, str],
     tmp_path: Path,
@@ -123,77 +192,44 @@ async def test_three_webhook_replicas_one_killed_answer_every_message_once_in_or
     health_ports = [free_port() for _ in range(REPLICAS)]
     upstreams = [f"http://127.0.0.1:{port}" for port in ports]
     conversations = telegram_conversations(tg, private=200, groups=4, planned=4, burst_every=5)
-    users = TelegramUsers(tg, fake, conversations)
-    facts: list[str] = []
-    bots: list[BotProcess] = []
-    tasks: list[asyncio.Task[None]] = []
-    started = time.monotonic()
+    run = Replicas(
+        {**env, "DATABASE_URL": database}, tmp_path, tg, TelegramUsers(tg, fake, conversations)
+    )
     async with Balancer(upstreams, seed=11) as balancer:
         try:
             for number, (port, health) in enumerate(zip(ports, health_ports, strict=True), 1):
-                bot = await start_bot(
+                bot = await run.start(
+                    number,
                     {
-                        **env,
-                        "DATABASE_URL": database,
-                        "TELEGRAM_BOT_TOKEN": TOKEN,
-                        "TELEGRAM_BASE_URL": f"{tg.base_url}/bot",
                         "TELEGRAM_WEBHOOK_URL": f"{balancer.url}/telegram/hook",
                         "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
                         "TELEGRAM_WEBHOOK_PORT": str(port),
-                        "INBOX_LEASE_SECONDS": str(LEASE_SECONDS),
-                        "REPLICA_NAME": f"replica-{number}",
                         "HEALTH_HOST": "127.0.0.1",
                         "HEALTH_PORT": str(health),
-                        "OPENROUTER_MODELS": MODEL,
                     },
-                    tmp_path,
-                    f"replica-{number}",
                 )
-                bots.append(bot)
                 await listening(port, bot)
             await tg.wait_for(lambda: bool(tg.webhook_url), timeout=START_TIMEOUT)
             await each_names_itself_in_its_metrics(health_ports)
-            users.waiters.start()
-            tasks = [asyncio.create_task(users.converse(c)) for c in conversations]
+            run.converse()
             await fake.wait_for(
                 lambda: (
                     fake.in_flight >= KILL_STREAMING
-                    and users.answered_total() >= KILL_AFTER_ANSWERS
+                    and run.users.answered_total() >= KILL_AFTER_ANSWERS
                 ),
                 KILL_TIMEOUT,
             )
-            victim = bots[1]
-            facts.append(
-                f"SIGKILL of {victim.name} at {time.monotonic() - started:.1f}s: "
-                f"{users.moment().describe()}"
-            )
-            await victim.kill()
-            ended = await users.settle(tasks, QUIET)
-            await users.quiet(LAST_WORD_QUIET)
-            if not ended:
-                facts.append(f"{sum(not t.done() for t in tasks)} users still waiting")
-            for bot in bots:
-                if bot is not victim and not bot.running:
-                    facts.append(f"{bot.name} died:\n{bot.log_tail()}")
+            await run.kill_then_settle(run.bots[1], run.bots[1].name)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await users.waiters.close()
-            for bot in bots:
-                await bot.stop()
-        facts.append(f"updates forwarded by replica: {dict(sorted(balancer.forwarded.items()))}")
-        facts.append(f"connections refused by the dead replica: {sum(balancer.refused.values())}")
-    verdict = users.verdict()
-    written = sum(len(c.said) for c in conversations)
-    facts.insert(0, f"{time.monotonic() - started:.1f}s in all; {written} messages written")
-    facts.append(users.platform_facts())
-    report = verdict.report("3 webhook replicas on PostgreSQL, one SIGKILLed", facts)
-    served = [upstream for upstream, count in balancer.forwarded.items() if count]
-    assert len(served) == REPLICAS, f"every replica took updates\n{report}"
-    if not verdict.ok or any("died" in fact for fact in facts):
-        pytest.fail(report, pytrace=False)
-    print(report)
+            await run.close()
+        forwarded = dict(sorted(balancer.forwarded.items()))
+        run.facts.append(f"updates forwarded by replica: {forwarded}")
+        run.facts.append(
+            f"connections refused by the dead replica: {sum(balancer.refused.values())}"
+        )
+    if len([upstream for upstream, count in forwarded.items() if count]) != REPLICAS:
+        run.problems.append("not every replica took updates")
+    run.verdict("3 webhook replicas on PostgreSQL, one SIGKILLed")
 
 
 async def test_two_polling_replicas_the_polling_one_killed_the_other_takes_over(
@@ -207,63 +243,25 @@ async def test_two_polling_replicas_the_polling_one_killed_the_other_takes_over(
     would show it). It is SIGKILLed; its lease lapses and the other replica polls from then on,
     answering what the users wrote meanwhile and what the dead one left unfinished."""
     conversations = telegram_conversations(tg, private=60, groups=2, planned=4, burst_every=5)
-    users = TelegramUsers(tg, fake, conversations)
-    facts: list[str] = []
-    bots: list[BotProcess] = []
-    tasks: list[asyncio.Task[None]] = []
-    started = time.monotonic()
+    run = Replicas(
+        {**env, "DATABASE_URL": database}, tmp_path, tg, TelegramUsers(tg, fake, conversations)
+    )
     try:
-        for number in (1, 2):
-            bot = await start_bot(
-                {
-                    **env,
-                    "DATABASE_URL": database,
-                    "TELEGRAM_BOT_TOKEN": TOKEN,
-                    "TELEGRAM_BASE_URL": f"{tg.base_url}/bot",
-                    "INBOX_LEASE_SECONDS": str(LEASE_SECONDS),
-                    "REPLICA_NAME": f"replica-{number}",
-                    "OPENROUTER_MODELS": MODEL,
-                },
-                tmp_path,
-                f"replica-{number}",
-            )
-            bots.append(bot)
-            await tg.wait_for(lambda b=bot: tg.polling or not b.running, timeout=START_TIMEOUT)  # type: ignore[misc]
-        leader, standby = bots
+        leader = await run.start(1, {})
+        await logged(leader, "telegram long polling")
+        standby = await run.start(2, {})
         await logged(standby, "standing by")
-        users.waiters.start()
-        tasks = [asyncio.create_task(users.converse(c)) for c in conversations]
+        run.converse()
         await fake.wait_for(
-            lambda: fake.in_flight >= 10 and users.answered_total() >= 40, KILL_TIMEOUT
+            lambda: fake.in_flight >= 10 and run.users.answered_total() >= 40, KILL_TIMEOUT
         )
-        facts.append(
-            f"SIGKILL of the polling {leader.name} at {time.monotonic() - started:.1f}s: "
-            f"{users.moment().describe()}"
-        )
-        await leader.kill()
-        ended = await users.settle(tasks, QUIET)
-        await users.quiet(LAST_WORD_QUIET)
-        if not ended:
-            facts.append(f"{sum(not t.done() for t in tasks)} users still waiting")
-        if not standby.running:
-            facts.append(f"{standby.name} died:\n{standby.log_tail()}")
-        elif "this replica took over" not in standby.log():
-            facts.append(f"{standby.name} never took polling over:\n{standby.log_tail()}")
+        await run.kill_then_settle(leader, f"the polling {leader.name}")
+        if standby.running and "this replica took over" not in standby.log():
+            run.problems.append(f"{standby.name} never took polling over:\n{standby.log_tail()}")
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await users.waiters.close()
-        for bot in bots:
-            await bot.stop()
+        await run.close()
     conflicts = sum(1 for c in tg.calls if c.method == "getUpdates" and c.status == 409)
-    facts.append(f"getUpdates refused as overlapping (409): {conflicts}")
-    verdict = users.verdict()
-    written = sum(len(c.said) for c in conversations)
-    facts.insert(0, f"{time.monotonic() - started:.1f}s in all; {written} messages written")
-    facts.append(users.platform_facts())
-    report = verdict.report("2 polling replicas on PostgreSQL, the polling one SIGKILLed", facts)
-    problems = any("died" in f or "never took" in f for f in facts)
-    if not verdict.ok or problems or conflicts:
-        pytest.fail(report, pytrace=False)
-    print(report)
+    run.facts.append(f"getUpdates refused as overlapping (409): {conflicts}")
+    if conflicts:
+        run.problems.append("two replicas polled at once")
+    run.verdict("2 polling replicas on PostgreSQL, the polling one SIGKILLed")
