@@ -14,20 +14,20 @@ import re
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.e2e import BenchError
 from bench.support import API_KEY, BENCH_MODEL
 from core.storage.migrate import upgrade_to_head
+from tests.support.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "424242:REPLICAS-bench-token"  # noqa: S105 - the fake's, not a secret
@@ -77,20 +77,9 @@ class Database:
 @contextlib.asynccontextmanager
 async def fresh_database(server: URL) -> AsyncIterator[Database]:
     """A new, migrated database on ``server``'s PostgreSQL, dropped (WITH FORCE) at the end."""
-    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        try:
-            url = server.set(database=name).render_as_string(hide_password=False)
-            await upgrade_to_head(url)  # as a deployment does: `chatrelay migrate` first
-            yield Database(name, url)
-        finally:
-            async with admin.connect() as connection:
-                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.dispose()
+    async with postgres_database(server, DATABASE_PREFIX) as url:
+        await upgrade_to_head(url)  # as a deployment does: `chatrelay migrate` first
+        yield Database(make_url(url).database or "", url)
 
 
 @dataclass(frozen=True)

@@ -99,16 +99,17 @@ async def temporary_database(
         yield url
         return
     require_postgres()
-    async with _postgres_database() as url:
+    async with postgres_database(postgres_url()) as url:
         if migrated:
             await upgrade_to_head(url)
         yield url
 
 
 @asynccontextmanager
-async def _postgres_database() -> AsyncIterator[str]:
-    server = postgres_url()
-    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:16]}"
+async def postgres_database(server: URL, prefix: str = DATABASE_PREFIX) -> AsyncIterator[str]:
+    """A new, empty database on ``server``'s PostgreSQL (named ``prefix`` + a random part):
+    its URL, password included; dropped WITH FORCE afterwards. Benchmarks use it too."""
+    name = f"{prefix}{uuid.uuid4().hex[:16]}"
     admin = create_async_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
