@@ -37,6 +37,12 @@ log = logging.getLogger("chatrelay.discord")
 
 PLATFORM = "discord"
 PARALLEL_CHANNELS = 4  # channels read at once (discord.py waits out rate limits itself)
+# discord.py gives a request up after 5 tries; a channel whose reading Discord keeps refusing
+# for the moment (429, 5xx: a busy restart) is read on from where it stopped, with growing
+# pauses, for up to this long. Messages in it would otherwise never be answered.
+RETRY_SECONDS = 600.0
+RETRY_FIRST = 1.0
+RETRY_MOST = 30.0
 
 Deliver = Callable[[discord.Message], Awaitable[None]]
 
@@ -87,19 +93,38 @@ class CatchUp:
                 return 0
             if shards is not None and not shards.owns(guild_id_of(channel)):
                 return 0
-            count = 0
+            return await self._read(channel, cursor)
+
+    async def _read(self, channel: discord.abc.Messageable, cursor: ChatCursor) -> int:
+        """Hand over the channel's messages after the cursor, in order; after a transient
+        refusal, go on from the last one handed over (see RETRY_SECONDS)."""
+        after = self._after(cursor)
+        count = 0
+        pause = RETRY_FIRST
+        deadline = self._clock.monotonic() + RETRY_SECONDS
+        while True:
             try:
                 async for message in channel.history(
-                    limit=None, after=discord.Object(self._after(cursor)), oldest_first=True
+                    limit=None, after=discord.Object(after), oldest_first=True
                 ):
                     await self._deliver(message)
+                    after = message.id
                     count += 1
             except discord.HTTPException as error:
-                log.warning(
-                    "catch-up of a channel stopped",
-                    extra={"chat": str(cursor.ref), "status": error.status},
+                if not transient(error) or self._clock.monotonic() >= deadline:
+                    log.warning(
+                        "catch-up of a channel stopped",
+                        extra={"chat": str(cursor.ref), "status": error.status},
+                    )
+                    return count
+                log.info(
+                    "catch-up of a channel waits for Discord",
+                    extra={"chat": str(cursor.ref), "status": error.status, "retry_in": pause},
                 )
-            return count
+            else:
+                return count
+            await self._clock.sleep(pause)
+            pause = min(pause * 2, RETRY_MOST)
 
     def _after(self, cursor: ChatCursor) -> int:
         """Just after the newest stored message, but within the catch-up window."""
@@ -123,18 +148,29 @@ class CatchUp:
         ref = cursor.ref
         channel_id = int(ref.thread_id or ref.chat_id)
         channel = self._client.get_channel(channel_id)
-        if channel is None:
+        pause = RETRY_FIRST
+        deadline = self._clock.monotonic() + RETRY_SECONDS
+        while channel is None:
             try:
                 channel = await self._client.fetch_channel(channel_id)
-            except discord.HTTPException as error:  # gone, or no longer ours to read
-                log.info(
-                    "catch-up: channel not readable",
-                    extra={"chat": str(ref), "status": error.status},
-                )
-                return None
+            except discord.HTTPException as error:
+                if not transient(error) or self._clock.monotonic() >= deadline:
+                    # gone, no longer ours to read, or Discord kept refusing
+                    log.info(
+                        "catch-up: channel not readable",
+                        extra={"chat": str(ref), "status": error.status},
+                    )
+                    return None
+                await self._clock.sleep(pause)
+                pause = min(pause * 2, RETRY_MOST)
         if not isinstance(channel, discord.abc.Messageable):
             return None
         return channel
+
+
+def transient(error: discord.HTTPException) -> bool:
+    """Discord refused for the moment (rate limited, or its own failure): worth trying again."""
+    return error.status == 429 or error.status >= 500
 
 
 def guild_id_of(channel: object) -> int | None:

@@ -92,3 +92,25 @@ async def test_catch_up_can_be_turned_off(
         await fake.user_says(dm, world.alice, "live")
         sent = await fake.wait_for_sent(dm, 2, timeout=10)
     assert [m.content for m in sent] == ["Echo: before", "Echo: live"]
+
+
+async def test_a_channel_discord_keeps_rate_limiting_is_read_back_once_it_lets_up(
+    world: World, openrouter: FakeOpenRouter, running_bot: BotFactory
+) -> None:
+    """A busy restart: reading the DM back is refused with 429s longer than discord.py retries
+    (5 tries). The catch-up waits and reads on, so the message written while away is answered."""
+    fake, dm = world.fake, world.fake.dm_channel(world.alice)
+    async with running_bot():
+        await fake.user_says(dm, world.alice, "before")
+        await fake.wait_for_sent(dm, 1)
+    await fake.user_says(dm, world.alice, "while away")
+    fake.rate_limit("GET /channels/{channel_id}/messages", retry_after=0.05, times=8)
+    async with running_bot():
+        in_dm = await fake.wait_for_sent(dm, 2, timeout=20)
+    assert [m.content for m in in_dm] == ["Echo: before", "Echo: while away"]
+    refused = [
+        c
+        for c in fake.calls
+        if c.route == "GET /channels/{channel_id}/messages" and c.status == 429
+    ]
+    assert len(refused) == 8
